@@ -1,0 +1,194 @@
+"""The `tritonform` command.
+
+Exit codes: 0 success; 1 the thing checked is not valid (e.g. terraform validate failed); 2 bad input or
+usage (a message names the file and field; never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tritonform import __version__
+from tritonform.config import Deployment, ProjectLayout, load_deployments
+from tritonform.errors import EXIT_INVALID_INPUT, UserError
+
+EXIT_OK = 0
+EXIT_NOT_VALID = 1
+
+
+def report_user_error(err: UserError, root: Path) -> int:
+    count = len(err.problems)
+    print(err.render(relative_to=root), file=sys.stderr)
+    if count > 1:
+        print(f"{count} problems", file=sys.stderr)
+    return err.exit_code
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_INVALID_INPUT)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tritonform", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"tritonform {__version__}")
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: current directory)")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    synth = commands.add_parser("synth", help="synthesize one Terraform stack per environment")
+    synth.add_argument("--outdir", type=Path, default=None, help="output directory (default: <root>/cdktf.out)")
+    synth.add_argument("--env", action="append", dest="environments", metavar="ENV", help="only this environment")
+    synth.add_argument(
+        "--state-backend",
+        choices=["s3", "local"],
+        default="s3",
+        help="s3 (default, from each environment's state settings) or local files for tests and demos",
+    )
+    synth.add_argument(
+        "--validate", action="store_true", help="then run terraform init (offline) and validate on every stack"
+    )
+
+    check = commands.add_parser("check", help="load and check every environment and release (no synthesis)")
+    check.add_argument("--env", action="append", dest="environments", metavar="ENV", help="only this environment")
+
+    schema = commands.add_parser("schema", help="write the JSON Schemas of the YAML files")
+    schema.add_argument("--out", type=Path, default=None, help="directory (default: <root>/schemas)")
+    schema.add_argument("--check", action="store_true", help="fail if the files on disk are out of date")
+
+    doctor = commands.add_parser("doctor", help="check the toolchain and write Terraform's offline CLI config")
+    doctor.add_argument("--quiet", action="store_true", help="print only problems")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    root: Path = args.root.resolve()
+    try:
+        if args.command == "synth":
+            return _synth(root, args)
+        if args.command == "check":
+            return _check(root, args.environments)
+        if args.command == "schema":
+            return _schema(root, args.out, args.check)
+        if args.command == "doctor":
+            return _doctor(root, args.quiet)
+    except UserError as err:
+        return report_user_error(err, root)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def _describe(deployment: Deployment) -> list[str]:
+    env, release = deployment.environment, deployment.release
+    instance = env.endpoint.instance
+    scaling = (
+        f"autoscaling {env.capacity.min_instances}-{env.capacity.max_instances}"
+        if env.autoscaling
+        else "fixed capacity"
+    )
+    return [
+        f"{env.name} ({env.tier}): {env.account_id} {env.region}, endpoint {env.endpoint.name}",
+        f"  serving   {env.capacity.initial_instances} x {env.endpoint.instance_type} "
+        f"({instance.gpus} x {instance.gpu_model} {instance.gpu_memory_gib} GiB each), {scaling}",
+        f"  model     {release.model_name} version {release.version_id} (sha256 {release.artifact.sha256[:16]}...)",
+        f"  image     sagemaker-tritonserver {release.triton_image.version}",
+        f"  attached  by {release.attached.by} at {release.attached.at.isoformat()} "
+        f"from {release.attached.commit[:12]}",
+        f"  rollout   {env.rollout_policy}",
+    ]
+
+
+def _check(root: Path, environments: list[str] | None) -> int:
+    deployments = load_deployments(ProjectLayout(root), environments)
+    for deployment in deployments:
+        print("\n".join(_describe(deployment)))
+    print(f"{len(deployments)} environment(s) valid")
+    return EXIT_OK
+
+
+def _synth(root: Path, args: argparse.Namespace) -> int:
+    from tritonform import terraform  # noqa: PLC0415
+    from tritonform.synth import synthesize  # noqa: PLC0415
+
+    outdir: Path = (args.outdir or root / "cdktf.out").resolve()
+    layout = ProjectLayout(root)
+    if args.validate:
+        terraform.ensure_cli_config(root)  # fail on a missing mirror before spending time on synthesis
+    stacks = synthesize(layout, outdir, args.environments, args.state_backend)
+    failures = 0
+    for stack in stacks:
+        lines = _describe(stack.deployment)
+        shown = stack.json_path.relative_to(root) if stack.json_path.is_relative_to(root) else stack.json_path
+        lines.append(f"  stack     {shown} ({stack.resource_count()} resources)")
+        if args.validate:
+            initialised = terraform.init(stack.directory, root)
+            if not initialised.ok:
+                lines.append("  terraform init FAILED:")
+                lines.extend(f"    {line}" for line in initialised.output.strip().splitlines()[-15:])
+                failures += 1
+            else:
+                validated = terraform.validate(stack.directory, root)
+                if validated.ok:
+                    lines.append("  terraform validate: ok" + (f" ({len(validated.diagnostics)} warnings)"
+                                                              if validated.diagnostics else ""))
+                else:
+                    failures += 1
+                    lines.append("  terraform validate FAILED:")
+                    lines.extend(f"    {d}" for d in validated.diagnostics)
+        print("\n".join(lines), flush=True)
+    summary = f"{len(stacks)} stack(s) synthesized into {outdir}"
+    if args.validate:
+        summary += f"; terraform validate: {len(stacks) - failures} ok, {failures} failed"
+    print(summary)
+    return EXIT_NOT_VALID if failures else EXIT_OK
+
+
+def _schema(root: Path, out: Path | None, check: bool) -> int:
+    from tritonform.config.schema import SCHEMAS, render, write_schemas  # noqa: PLC0415
+
+    directory = out or root / "schemas"
+    if check:
+        stale = [
+            name
+            for name, model in SCHEMAS.items()
+            if not (directory / name).is_file() or (directory / name).read_text(encoding="utf-8") != render(model, name)
+        ]
+        if stale:
+            print(f"out of date: {', '.join(stale)}; run: tritonform schema", file=sys.stderr)
+            return EXIT_NOT_VALID
+        print("schemas up to date")
+        return EXIT_OK
+    for path in write_schemas(directory):
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _doctor(root: Path, quiet: bool) -> int:
+    import os  # noqa: PLC0415
+
+    from tritonform import terraform  # noqa: PLC0415
+    from tritonform._node import use_bundled_node  # noqa: PLC0415
+
+    use_bundled_node()
+    config = terraform.ensure_cli_config(root)
+    lines = [
+        f"python     {sys.version.split()[0]}",
+        f"node       {os.environ.get('JSII_NODE', 'node on PATH')}",
+        f"terraform  {terraform.version()}",
+        f"mirror     {terraform.find_provider_mirror()} ({terraform.AWS_PROVIDER} {terraform.AWS_PROVIDER_VERSION})",
+        f"cli config {config}",
+    ]
+    if not quiet:
+        print("\n".join(lines))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,270 @@
+"""One deployment environment (dev, staging, prod): where and how its Triton endpoint runs.
+
+Loaded from environments/<name>.yaml. Every rule that can be checked without AWS is checked here, so no
+construct is ever built from a value SageMaker or Terraform would refuse later.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from tritonform.config._base import FieldProblem, FrozenModel
+from tritonform.config.instances import GPU_INSTANCES, GpuInstance, explain_not_gpu
+
+Tier = Literal["dev", "staging", "prod"]
+
+# SageMaker resource names: letters, digits and hyphens, starting and ending alphanumeric. The endpoint
+# name leaves room for "-<version id>-<digest>" in the configuration and model names (63 characters).
+EndpointName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,35}[a-zA-Z0-9])?$")]
+VariantName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")]
+BucketName = Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")]
+Region = Annotated[str, Field(pattern=r"^[a-z]{2}(?:-[a-z]+)+-\d$")]
+AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
+KmsKeyArn = Annotated[str, Field(pattern=r"^arn:aws(?:-cn|-us-gov)?:kms:[a-z0-9-]+:\d{12}:key/[a-zA-Z0-9-]{1,128}$")]
+SubnetId = Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]
+SecurityGroupId = Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]
+TagValue = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[\w\s.:/=+@-]*$")]
+PolicyName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+StateKeyPrefix = Annotated[str, Field(pattern=r"^(?:[A-Za-z0-9!_.*'()-]+/)*$", max_length=200)]
+
+
+class EndpointSettings(FrozenModel):
+    """The SageMaker endpoint and the single production variant that serves Triton."""
+
+    name: EndpointName
+    """SageMaker endpoint name (1-37 characters, letters, digits, hyphens). Fixed for the endpoint's life."""
+
+    instance_type: str = Field(min_length=1, max_length=40)
+    """An NVIDIA GPU instance type for SageMaker hosting, e.g. ml.g5.2xlarge."""
+
+    variant_name: VariantName = "AllTraffic"
+    """Production variant name. Must stay the same across versions: a blue/green update requires it."""
+
+    volume_size_gb: Annotated[int, Field(ge=1, le=512)] | None = None
+    """EBS volume per instance in GB. Default: SageMaker's. Refused for instance types with local NVMe."""
+
+    model_data_download_timeout_s: Annotated[int, Field(ge=60, le=3600)] = 1200
+    """How long SageMaker may take to download and unpack model.tar.gz (60-3600 s). Default 1200."""
+
+    container_startup_health_check_timeout_s: Annotated[int, Field(ge=60, le=3600)] = 600
+    """How long Triton may take to load every model and pass /ping (60-3600 s). Default 600."""
+
+    @field_validator("instance_type")
+    @classmethod
+    def _is_gpu(cls, value: str) -> str:
+        if value not in GPU_INSTANCES:
+            raise ValueError(explain_not_gpu(value))
+        return value
+
+    @property
+    def instance(self) -> GpuInstance:
+        return GPU_INSTANCES[self.instance_type]
+
+    @model_validator(mode="after")
+    def _volume_only_on_ebs_instances(self) -> Self:
+        if self.volume_size_gb is not None and self.instance.local_nvme:
+            raise FieldProblem(
+                "volume_size_gb",
+                f"{self.instance_type} has local NVMe instance storage, so SageMaker attaches no EBS volume "
+                "and refuses a volume size; remove volume_size_gb",
+            )
+        return self
+
+
+class Capacity(FrozenModel):
+    """How many instances serve the endpoint. min <= initial <= max."""
+
+    initial_instances: Annotated[int, Field(ge=1, le=100)] = 1
+    """Instances created with each new version (1-100). Default 1."""
+
+    min_instances: Annotated[int, Field(ge=1, le=100)] = 1
+    """Autoscaling never goes below this (1-100). Default 1."""
+
+    max_instances: Annotated[int, Field(ge=1, le=100)] = 1
+    """Autoscaling never goes above this (1-100). Default 1."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.min_instances > self.max_instances:
+            raise FieldProblem(
+                "min_instances",
+                f"min_instances ({self.min_instances}) is greater than max_instances ({self.max_instances})",
+            )
+        if not self.min_instances <= self.initial_instances <= self.max_instances:
+            raise FieldProblem(
+                "initial_instances",
+                f"initial_instances ({self.initial_instances}) must lie between min_instances "
+                f"({self.min_instances}) and max_instances ({self.max_instances})",
+            )
+        return self
+
+
+class Autoscaling(FrozenModel):
+    """Target tracking on the variant: invocations per instance and GPU utilisation, whichever asks more."""
+
+    invocations_per_instance: Annotated[int, Field(ge=1, le=100_000)] = 100
+    """Target SageMakerVariantInvocationsPerInstance, per minute (1-100000). Default 100."""
+
+    gpu_utilization_percent: Annotated[int, Field(ge=10, le=95)] | None = 70
+    """Target average GPU utilisation per GPU in percent (10-95); null disables GPU scaling. Default 70."""
+
+    scale_in_cooldown_s: Annotated[int, Field(ge=0, le=3600)] = 600
+    """Seconds after a scale-in before the next one (0-3600). Default 600: GPU instances start slowly."""
+
+    scale_out_cooldown_s: Annotated[int, Field(ge=0, le=3600)] = 120
+    """Seconds after a scale-out before the next one (0-3600). Default 120."""
+
+    disable_scale_in: bool = False
+    """Only ever scale out (scale in by hand). Default false."""
+
+
+class Network(FrozenModel):
+    """Where the model containers run. Network isolation is on unless explicitly turned off."""
+
+    subnet_ids: Annotated[list[SubnetId], Field(max_length=16)] = []
+    """Private subnets for the endpoint's instances (1-16, with security_group_ids). Default: none."""
+
+    security_group_ids: Annotated[list[SecurityGroupId], Field(max_length=5)] = []
+    """Security groups for the instances (1-5, with subnet_ids). Default: none."""
+
+    network_isolation: bool = True
+    """Run the container without any outbound network access. Default true."""
+
+    @model_validator(mode="after")
+    def _vpc_pairs(self) -> Self:
+        if bool(self.subnet_ids) != bool(self.security_group_ids):
+            missing = "security_group_ids" if self.subnet_ids else "subnet_ids"
+            raise FieldProblem(missing, "a VPC needs both subnet_ids and security_group_ids, or neither")
+        for name, values in (("subnet_ids", self.subnet_ids), ("security_group_ids", self.security_group_ids)):
+            if len(set(values)) != len(values):
+                raise FieldProblem(name, "contains the same id twice")
+        return self
+
+    @property
+    def in_vpc(self) -> bool:
+        return bool(self.subnet_ids)
+
+
+class Encryption(FrozenModel):
+    """Customer-managed KMS encryption for the artifacts, the data capture and (where allowed) the volume."""
+
+    kms_key_arn: KmsKeyArn | None = None
+    """Use this existing key. Default null: the stack creates a key with rotation and an explicit policy."""
+
+
+class Artifacts(FrozenModel):
+    """The environment's model artifact bucket (created by the stack)."""
+
+    bucket: BucketName
+    """Globally unique S3 bucket name that holds the packaged model versions."""
+
+    noncurrent_version_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    """Days a replaced or deleted object version is kept before expiry (1-3650). Default 90."""
+
+
+class DataCapture(FrozenModel):
+    """Capture a sample of requests and responses to the artifact bucket, encrypted with the env's key."""
+
+    sampling_percent: Annotated[int, Field(ge=1, le=100)] = 10
+    """Share of requests captured (1-100). Default 10."""
+
+    capture: Annotated[list[Literal["input", "output"]], Field(min_length=1, max_length=2)] = ["input", "output"]
+    """What to capture. Default both."""
+
+    prefix: StateKeyPrefix = "data-capture/"
+    """Key prefix in the artifact bucket, ending in '/'. Default data-capture/."""
+
+    @field_validator("capture")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists the same mode twice")
+        return value
+
+
+class StateBackend(FrozenModel):
+    """Where Terraform keeps this environment's state: S3, encrypted, with S3-native locking."""
+
+    bucket: BucketName
+    """Existing, versioned S3 bucket for Terraform state (created outside this stack)."""
+
+    key_prefix: StateKeyPrefix = "tritonform/"
+    """Prefix of the state key; the key is <prefix><environment>.tfstate. Default tritonform/."""
+
+    region: Region | None = None
+    """Region of the state bucket. Default: the environment's region."""
+
+
+class Tags(FrozenModel):
+    """Tags on every resource, for ownership and cost allocation."""
+
+    owner: TagValue
+    """Team that owns and is paged for the endpoint."""
+
+    cost_center: TagValue
+    """Cost centre the GPU hours are billed to."""
+
+    extra: Annotated[dict[Annotated[str, Field(pattern=r"^[\w.:/=+@-]{1,128}$")], TagValue], Field(max_length=40)] = {}
+    """Any further tags. Default none."""
+
+    @field_validator("extra")
+    @classmethod
+    def _reserved(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if key.lower().startswith("aws:") or key.lower() in {"owner", "costcenter", "environment", "managedby"}:
+                raise ValueError(f"tag key {key!r} is reserved (aws:* or set by tritonform)")
+        return value
+
+
+class EnvironmentConfig(FrozenModel):
+    """environments/<name>.yaml."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,19}$")]
+    """Environment name; must equal the file name without .yaml."""
+
+    tier: Tier
+    """dev, staging or prod: decides which safety rules apply."""
+
+    account_id: AccountId
+    """AWS account the environment deploys into (12 digits, quoted). Terraform refuses any other account."""
+
+    region: Region
+    """AWS region, e.g. us-east-1. The Triton image must be published there."""
+
+    endpoint: EndpointSettings
+    capacity: Capacity = Capacity()
+    autoscaling: Autoscaling | None = Autoscaling()
+    """Null keeps the instance count fixed at capacity.initial_instances."""
+
+    network: Network = Network()
+    encryption: Encryption = Encryption()
+    artifacts: Artifacts
+    data_capture: DataCapture | None = None
+    """Null (the default) captures nothing."""
+
+    state: StateBackend
+    tags: Tags
+    rollout_policy: PolicyName
+    """Name of a file in rollout_policies/ (without .yaml) that every new version is rolled out with."""
+
+    @model_validator(mode="after")
+    def _fixed_capacity_without_autoscaling(self) -> Self:
+        capacity = self.capacity
+        if self.autoscaling is None and not (
+            capacity.min_instances == capacity.initial_instances == capacity.max_instances
+        ):
+            raise FieldProblem(
+                "capacity",
+                "autoscaling is off, so min_instances, initial_instances and max_instances must be equal",
+            )
+        return self
+
+    @property
+    def state_region(self) -> str:
+        return self.state.region or self.region
+
+    @property
+    def stack_name(self) -> str:
+        return f"tritonform-{self.name}"

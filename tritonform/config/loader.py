@@ -1,0 +1,403 @@
+"""Reading the project's YAML into frozen models, with errors that name the file, the line and the field.
+
+Every problem in every file is collected before anything fails, so one run shows the user all of them.
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from types import UnionType
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from tritonform.config._base import FieldProblem
+from tritonform.config.environment import EnvironmentConfig
+from tritonform.config.release import ReleaseConfig
+from tritonform.config.triton_images import image_for, published_regions
+from tritonform.errors import Problem, UserError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+Loc = tuple[str | int, ...]
+MAX_CONFIG_BYTES = 1_000_000
+_TIER_ORDER = {"dev": 0, "staging": 1, "prod": 2}  # the order a version travels in
+
+
+@dataclass(frozen=True)
+class ProjectLayout:
+    """Where a tritonform project keeps its inputs (design.md's layout)."""
+
+    root: Path
+
+    @property
+    def environments_dir(self) -> Path:
+        return self.root / "environments"
+
+    @property
+    def releases_dir(self) -> Path:
+        return self.environments_dir / "releases"
+
+    @property
+    def rollout_policies_dir(self) -> Path:
+        return self.root / "rollout_policies"
+
+    @property
+    def model_repository(self) -> Path:
+        return self.root / "model_repository"
+
+    def environment_file(self, name: str) -> Path:
+        return self.environments_dir / f"{name}.yaml"
+
+    def release_file(self, name: str) -> Path:
+        return self.releases_dir / f"{name}.yaml"
+
+    def environment_names(self) -> list[str]:
+        if not self.environments_dir.is_dir():
+            raise UserError.single(
+                "no environments/ directory: is this a tritonform project? (see README.md)",
+                file=self.environments_dir,
+            )
+        return sorted(p.stem for p in self.environments_dir.glob("*.yaml") if p.is_file())
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One environment and the release it pins, both checked against each other."""
+
+    environment: EnvironmentConfig
+    release: ReleaseConfig
+    environment_file: Path
+    release_file: Path
+
+
+# --- YAML with line numbers ----------------------------------------------------------------------------
+
+
+def read_yaml(path: Path) -> tuple[object, dict[Loc, int]]:
+    """Parse one YAML document; return the data and the line of every key and list item in it."""
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise UserError.single(f"larger than {MAX_CONFIG_BYTES} bytes: not a configuration file", file=path)
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError.single("file not found", file=path) from None
+    except UnicodeDecodeError as err:
+        raise UserError.single(f"not UTF-8 text (byte {err.start})", file=path) from None
+    except OSError as err:
+        raise UserError.single(f"cannot be read: {err.strerror}", file=path) from None
+
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        lines: dict[Loc, int] = {}
+        if node is not None:
+            _index_lines(node, (), lines, path)
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark else None
+        reason = err.problem or err.context or "invalid YAML"
+        raise UserError([Problem(file=path, field=None, message=f"invalid YAML: {reason}", line=line)]) from None
+    except yaml.YAMLError as err:
+        raise UserError.single(f"invalid YAML: {err}", file=path) from None
+    finally:
+        loader.dispose()
+    return data, lines
+
+
+def _index_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: Path) -> None:
+    lines[loc] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise UserError(
+                    [
+                        Problem(
+                            file=path,
+                            field=_dotted((*loc, key)),
+                            line=line,
+                            message=f"duplicate key (first set on line {seen[key]}); YAML would silently keep the last",
+                        )
+                    ]
+                )
+            seen[key] = line
+            _index_lines(value_node, (*loc, key), lines, path)
+            lines[(*loc, key)] = line
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _index_lines(item, (*loc, index), lines, path)
+
+
+def _dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+# --- validation errors, in the user's words -----------------------------------------------------------
+
+
+def parse_model(model: type[ModelT], path: Path) -> ModelT:
+    data, lines = read_yaml(path)
+    return validate_data(model, data, path, lines)
+
+
+def validate_data(model: type[ModelT], data: object, path: Path, lines: dict[Loc, int] | None = None) -> ModelT:
+    lines = lines or {}
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        raise UserError.single(f"must be a mapping of keys to values, but the file is {kind}", file=path)
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        problems = [_problem(model, error, path, lines) for error in err.errors(include_url=False)]
+        raise UserError(problems) from None
+
+
+def _problem(model: type[BaseModel], error: ErrorDetails, path: Path, lines: dict[Loc, int]) -> Problem:
+    loc: Loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
+    message = error["msg"]
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldProblem):
+        loc = (*loc, *cause.field.split("."))
+        message = cause.message
+    elif error["type"] == "extra_forbidden":
+        allowed = sorted(_fields_at(model, loc[:-1]))
+        message = f"unknown key; allowed here: {', '.join(allowed)}" if allowed else "unknown key"
+    elif error["type"] == "missing":
+        message = "required, but missing"
+    elif error["type"] == "value_error":
+        message = message.removeprefix("Value error, ")
+    elif error["type"] in {"string_type", "int_type", "bool_type", "list_type", "dict_type", "model_type"}:
+        message = f"{message}, got {_describe(error['input'])}"
+        if error["type"] == "string_type" and isinstance(error["input"], int | float):
+            message += " (YAML read it as a number: quote it)"
+    elif error["type"] == "string_pattern_mismatch":
+        message = f"{_describe(error['input'])} is not allowed here: {_pattern_hint(loc)}"
+    elif error["type"] in {"greater_than_equal", "less_than_equal", "too_long", "too_short", "literal_error"}:
+        message = f"{message}, got {_describe(error['input'])}"
+    return Problem(file=path, field=_dotted(loc) or None, message=message, line=_line_for(loc, lines))
+
+
+def _is_union_tag(part: str | int) -> bool:
+    # pydantic inserts the chosen union member's name ("int", "constrained-int", "EndpointSettings") into loc
+    return isinstance(part, str) and (
+        part in {"int", "str", "bool", "list", "dict", "none"} or part.startswith(("constrained-", "function-"))
+    )
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "null"
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"{shown} ({type(value).__name__})"
+
+
+_PATTERN_HINTS = {
+    "name": "letters, digits and hyphens, starting and ending with a letter or digit, within the length limit",
+    "account_id": "12 digits, quoted",
+    "region": "an AWS region such as us-east-1",
+    "bucket": "an S3 bucket name: 3-63 lower-case letters, digits and hyphens",
+    "kms_key_arn": "a KMS key ARN, arn:aws:kms:<region>:<account>:key/<id>",
+    "rollout_policy": "a policy name: lower-case letters, digits and hyphens",
+    "sha256": "64 lower-case hex digits",
+    "commit": "a full 40-digit git commit id",
+    "version_id": "12 lower-case hex digits",
+    "version": "a Triton release such as 24.09",
+}
+
+
+def _pattern_hint(loc: Loc) -> str:
+    for part in reversed(loc):
+        if isinstance(part, str) and part in _PATTERN_HINTS:
+            return _PATTERN_HINTS[part]
+        if isinstance(part, str) and part.endswith("_ids"):
+            return "AWS resource ids such as subnet-0123abcd / sg-0123abcd"
+    return "see the JSON Schema in schemas/"
+
+
+def _fields_at(model: type[BaseModel], loc: Loc) -> set[str]:
+    current: object = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            return set()
+        current = _model_in(fields[part].annotation)
+        if current is None:
+            return set()
+    fields = getattr(current, "model_fields", None)
+    return set(fields) if fields else set()
+
+
+def _model_in(annotation: object) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in {typing.Union, UnionType, list, typing.Annotated}:
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None
+
+
+# --- the project -------------------------------------------------------------------------------------
+
+
+def load_environment(layout: ProjectLayout, name: str) -> EnvironmentConfig:
+    path = layout.environment_file(name)
+    data, lines = read_yaml(path)
+    environment = validate_data(EnvironmentConfig, data, path, lines)
+    if environment.name != name:
+        raise UserError(
+            [
+                Problem(
+                    file=path,
+                    field="name",
+                    line=lines.get(("name",)),
+                    message=f"is {environment.name!r} but the file is {name}.yaml; they must match",
+                )
+            ]
+        )
+    policy = layout.rollout_policies_dir / f"{environment.rollout_policy}.yaml"
+    if not policy.is_file():
+        known = sorted(p.stem for p in layout.rollout_policies_dir.glob("*.yaml"))
+        raise UserError(
+            [
+                Problem(
+                    file=path,
+                    field="rollout_policy",
+                    line=lines.get(("rollout_policy",)),
+                    message=f"no policy file {policy.name} in rollout_policies/; known: {', '.join(known) or 'none'}",
+                )
+            ]
+        )
+    return environment
+
+
+def load_release(layout: ProjectLayout, environment: EnvironmentConfig) -> ReleaseConfig:
+    path = layout.release_file(environment.name)
+    if not path.is_file():
+        raise UserError.single(
+            f"environment {environment.name!r} has no release file: attach a model version first "
+            f"(tritonform release attach --env {environment.name} VERSION)",
+            file=path,
+        )
+    data, lines = read_yaml(path)
+    release = validate_data(ReleaseConfig, data, path, lines)
+    problems = _cross_check(layout, environment, release, path, lines)
+    if problems:
+        raise UserError(problems)
+    return release
+
+
+def _cross_check(
+    layout: ProjectLayout, environment: EnvironmentConfig, release: ReleaseConfig, path: Path, lines: dict[Loc, int]
+) -> list[Problem]:
+    """What neither file can check alone: the release must fit the environment it is attached to."""
+    problems: list[Problem] = []
+    env_file = layout.environment_file(environment.name)
+
+    def problem(field: str, message: str, file: Path = path, loc: Loc | None = None) -> None:
+        line = _line_for(loc or tuple(field.split(".")), lines) if file == path else None
+        problems.append(Problem(file=file, field=field, message=message, line=line))
+
+    image_version = release.triton_image.version
+    regions = published_regions(image_version)
+    if not regions:
+        problem("triton_image.version", f"AWS publishes no SageMaker Triton image {image_version}")
+    elif environment.region not in regions:
+        problem(
+            "region",
+            f"the SageMaker Triton image {image_version} is not published in {environment.region} "
+            f"(it is in: {', '.join(sorted(regions))})",
+            file=env_file,
+        )
+    else:
+        expected = image_for(environment.region, image_version)
+        if expected is not None and release.triton_image.uri != expected.uri:
+            problem("triton_image.uri", f"for {environment.region} the image is {expected.uri}")
+
+    if release.artifact.bucket != environment.artifacts.bucket:
+        problem(
+            "artifact.s3_uri",
+            f"the artifact is in bucket {release.artifact.bucket!r}, but this environment's artifact bucket "
+            f"is {environment.artifacts.bucket!r} (artifacts.bucket in {env_file.name})",
+        )
+    model_dir = layout.model_repository / release.model_name
+    if not (model_dir / "config.pbtxt").is_file():
+        problem("model_name", f"model_repository/{release.model_name}/config.pbtxt does not exist")
+    return problems
+
+
+def load_deployment(layout: ProjectLayout, name: str) -> Deployment:
+    environment = load_environment(layout, name)
+    release = load_release(layout, environment)
+    return Deployment(environment, release, layout.environment_file(name), layout.release_file(name))
+
+
+def load_deployments(layout: ProjectLayout, names: list[str] | None = None) -> list[Deployment]:
+    """Load every named environment (default: all), reporting the problems of all of them together."""
+    available = layout.environment_names()
+    wanted = names or available
+    unknown = [n for n in wanted if n not in available]
+    if unknown:
+        raise UserError.single(
+            f"unknown environment {', '.join(unknown)}; environments: {', '.join(available) or 'none'}",
+            file=layout.environments_dir,
+        )
+    if not wanted:
+        raise UserError.single("no environment files (*.yaml)", file=layout.environments_dir)
+    deployments: list[Deployment] = []
+    problems: list[Problem] = []
+    for name in wanted:
+        try:
+            deployments.append(load_deployment(layout, name))
+        except UserError as err:
+            problems.extend(err.problems)
+    if problems:
+        raise UserError(problems)
+    _check_unique(deployments)
+    return sorted(deployments, key=lambda d: (_TIER_ORDER[d.environment.tier], d.environment.name))
+
+
+def _check_unique(deployments: list[Deployment]) -> None:
+    """Two environments sharing an endpoint, a bucket or a state key would overwrite each other."""
+    problems: list[Problem] = []
+    for label, key in (
+        ("endpoint.name", lambda d: (d.environment.account_id, d.environment.region, d.environment.endpoint.name)),
+        ("artifacts.bucket", lambda d: d.environment.artifacts.bucket),
+    ):
+        seen: dict[object, str] = {}
+        for deployment in deployments:
+            value = key(deployment)
+            if value in seen:
+                problems.append(
+                    Problem(
+                        file=deployment.environment_file,
+                        field=label,
+                        message=f"the same as in environment {seen[value]!r}; each environment needs its own",
+                    )
+                )
+            seen[value] = deployment.environment.name
+    if problems:
+        raise UserError(problems)

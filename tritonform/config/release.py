@@ -1,0 +1,142 @@
+"""The release file: which exact bytes an environment runs, in which image, and how they got there.
+
+environments/releases/<env>.yaml is written only by `tritonform release attach` (through a pull request)
+and read by synthesis. Everything in it is content-addressed: the version id is derived from the
+artifact's sha256, and the artifact's S3 key contains the sha256.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from tritonform.config._base import FieldProblem, FrozenModel
+from tritonform.config.triton_images import parse_image_uri
+
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+ModelName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")]
+VERSION_ID_LENGTH = 12
+_S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>\S+)$")
+
+
+def version_id_for(sha256: str) -> str:
+    """The short, human-sized name of a version: the first 12 hex digits of its sha256."""
+    return sha256[:VERSION_ID_LENGTH]
+
+
+def artifact_key(model_name: str, sha256: str) -> str:
+    """The content-addressed S3 key every published version lives at."""
+    return f"{model_name}/{sha256}/model.tar.gz"
+
+
+class Artifact(FrozenModel):
+    """The packaged model repository (model.tar.gz)."""
+
+    s3_uri: Annotated[str, Field(max_length=1024)]
+    """s3://<bucket>/<model>/<sha256>/model.tar.gz: content-addressed, never overwritten."""
+
+    sha256: Sha256
+    """sha256 of model.tar.gz, lower-case hex."""
+
+    size_bytes: Annotated[int, Field(ge=1)]
+    """Size of model.tar.gz in bytes."""
+
+    @field_validator("s3_uri")
+    @classmethod
+    def _is_s3_uri(cls, value: str) -> str:
+        if not _S3_URI.match(value):
+            raise ValueError("must look like s3://<bucket>/<model>/<sha256>/model.tar.gz")
+        return value
+
+    @property
+    def bucket(self) -> str:
+        match = _S3_URI.match(self.s3_uri)
+        assert match is not None  # checked by the validator
+        return match["bucket"]
+
+    @property
+    def key(self) -> str:
+        match = _S3_URI.match(self.s3_uri)
+        assert match is not None
+        return match["key"]
+
+
+class TritonImageRef(FrozenModel):
+    """The SageMaker Triton container image, pinned by version and registry."""
+
+    version: Annotated[str, Field(pattern=r"^\d{2}\.\d{2}$")]
+    """Triton release of the image, e.g. 24.09 (the NGC YY.MM numbering)."""
+
+    uri: str
+    """Full ECR image URI as resolved by the sagemaker SDK for the environment's region."""
+
+    @model_validator(mode="after")
+    def _uri_matches_version(self) -> Self:
+        parsed = parse_image_uri(self.uri)
+        if parsed is None:
+            raise FieldProblem(
+                "uri",
+                f"{self.uri!r} is not a SageMaker Triton image URI "
+                "(<account>.dkr.ecr.<region>.amazonaws.com/sagemaker-tritonserver:<YY.MM>-py3)",
+            )
+        if parsed.version != self.version:
+            raise FieldProblem("uri", f"the URI's tag is {parsed.version}-py3 but version says {self.version}")
+        return self
+
+
+class Attachment(FrozenModel):
+    """Who attached this version to the environment, when, from which commit, and why."""
+
+    by: Annotated[str, Field(min_length=1, max_length=200)]
+    """The actor: a person's or CI's identity."""
+
+    at: Annotated[datetime, Field(strict=False)]
+    """When, as an ISO 8601 UTC timestamp."""
+
+    commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")]
+    """The source commit the artifact was packaged from (40 hex digits)."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=500)] = "release"
+    """Why: a release, a promotion from another environment, a rollback."""
+
+    @field_validator("at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None or value.utcoffset() is None or value.utcoffset().total_seconds() != 0:  # type: ignore[union-attr]
+            raise ValueError("must be a UTC timestamp, e.g. 2026-01-31T12:00:00Z")
+        return value
+
+
+class ReleaseConfig(FrozenModel):
+    """environments/releases/<env>.yaml."""
+
+    schema_version: Literal[1] = 1
+    """Format version of this file. Always 1."""
+
+    model_name: ModelName
+    """The Triton model SageMaker serves by default (SAGEMAKER_TRITON_DEFAULT_MODEL_NAME)."""
+
+    version_id: Annotated[str, Field(pattern=rf"^[0-9a-f]{{{VERSION_ID_LENGTH}}}$")]
+    """The first 12 hex digits of the artifact's sha256; names the endpoint configuration."""
+
+    artifact: Artifact
+    triton_image: TritonImageRef
+    attached: Attachment
+
+    @model_validator(mode="after")
+    def _content_addressed(self) -> Self:
+        if self.version_id != version_id_for(self.artifact.sha256):
+            raise FieldProblem(
+                "version_id",
+                f"must be the first {VERSION_ID_LENGTH} hex digits of artifact.sha256 "
+                f"({version_id_for(self.artifact.sha256)}), not {self.version_id}",
+            )
+        expected_key = artifact_key(self.model_name, self.artifact.sha256)
+        if self.artifact.key != expected_key:
+            raise FieldProblem(
+                "artifact.s3_uri", f"the key must be the content-addressed {expected_key}, not {self.artifact.key}"
+            )
+        return self

@@ -1,0 +1,70 @@
+"""Where AWS publishes the SageMaker Triton image, read from the sagemaker SDK's own catalogue.
+
+The catalogue is a JSON file inside the installed sagemaker-core package. Reading it directly, rather
+than importing the SDK (about 2 s), keeps config loading and synthesis fast and free of AWS calls; a test
+checks that the URIs built here equal `sagemaker.core.image_uris.retrieve`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+REPOSITORY = "sagemaker-tritonserver"
+_CATALOGUE = "sagemaker/core/image_uri_config/sagemaker-tritonserver.json"
+IMAGE_URI = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com(?:\.cn)?"
+    r"/sagemaker-tritonserver:(?P<version>\d{2}\.\d{2})-py3$"
+)
+
+
+@dataclass(frozen=True)
+class TritonImage:
+    account: str
+    region: str
+    version: str
+
+    @property
+    def uri(self) -> str:
+        suffix = ".cn" if self.region.startswith("cn-") else ""
+        return f"{self.account}.dkr.ecr.{self.region}.amazonaws.com{suffix}/{REPOSITORY}:{self.version}-py3"
+
+    @property
+    def repository_arn(self) -> str:
+        partition = "aws-cn" if self.region.startswith("cn-") else "aws"
+        return f"arn:{partition}:ecr:{self.region}:{self.account}:repository/{REPOSITORY}"
+
+
+@cache
+def _catalogue() -> dict[str, dict[str, str]]:
+    files = metadata.files("sagemaker-core") or []
+    for entry in files:
+        if str(entry).replace("\\", "/") == _CATALOGUE:
+            data = json.loads(Path(str(entry.locate())).read_text(encoding="utf-8"))
+            return {version: dict(spec["registries"]) for version, spec in data["versions"].items()}
+    raise RuntimeError("sagemaker-core is installed without its Triton image catalogue; re-run scripts/bootstrap")
+
+
+def versions() -> list[str]:
+    return sorted(_catalogue())
+
+
+def published_regions(version: str) -> dict[str, str]:
+    """Region -> registry account for one Triton image version; empty when the version is unknown."""
+    return _catalogue().get(version, {})
+
+
+def image_for(region: str, version: str) -> TritonImage | None:
+    account = published_regions(version).get(region)
+    return TritonImage(account, region, version) if account else None
+
+
+def parse_image_uri(uri: str) -> TritonImage | None:
+    match = IMAGE_URI.match(uri)
+    if not match:
+        return None
+    return TritonImage(match["account"], match["region"], match["version"])

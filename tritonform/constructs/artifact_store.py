@@ -1,0 +1,179 @@
+"""The environment's model artifact bucket and the KMS key that encrypts it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from constructs import Construct
+from pydantic import Field
+
+from tritonform.constructs._aws import (
+    DataAwsIamPolicyDocument,
+    DataAwsIamPolicyDocumentStatement,
+    DataAwsIamPolicyDocumentStatementCondition,
+    DataAwsIamPolicyDocumentStatementPrincipals,
+    KmsAlias,
+    KmsKey,
+    S3Bucket,
+    S3BucketLifecycleConfiguration,
+    S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
+    S3BucketLifecycleConfigurationRuleFilter,
+    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
+    S3BucketOwnershipControls,
+    S3BucketOwnershipControlsRule,
+    S3BucketPolicy,
+    S3BucketPublicAccessBlock,
+    S3BucketServerSideEncryptionConfigurationA,
+    S3BucketServerSideEncryptionConfigurationRuleA,
+    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
+    S3BucketVersioningA,
+    S3BucketVersioningVersioningConfiguration,
+)
+from tritonform.constructs._props import AwsPartition, Props
+
+
+class ArtifactStoreProps(Props):
+    bucket_name: Annotated[str, Field(min_length=3, max_length=63)]
+    """The bucket to create; model versions live at <model>/<sha256>/model.tar.gz in it."""
+
+    account_id: Annotated[str, Field(pattern=r"^\d{12}$")]
+    """Account that owns the key: its IAM policies, not the key policy, decide who may use it."""
+
+    partition: AwsPartition = "aws"
+    """AWS partition of the account. Default aws."""
+
+    key_alias: Annotated[str, Field(pattern=r"^alias/[a-zA-Z0-9/_-]{1,250}$")]
+    """Alias for the created key, e.g. alias/tritonform-prod."""
+
+    existing_kms_key_arn: str | None = None
+    """Use this key instead of creating one. Default: create a key with yearly rotation."""
+
+    noncurrent_version_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    """Days replaced object versions are kept (1-3650). Default 90."""
+
+    key_deletion_window_days: Annotated[int, Field(ge=7, le=30)] = 30
+    """Waiting period before a deleted key is gone (7-30). Default 30: the longest, as keys guard data."""
+
+
+class ModelArtifactStore(Construct):
+    """Versioned, KMS-encrypted, private bucket that refuses plain HTTP; exposes bucket and key ARNs."""
+
+    def __init__(self, scope: Construct, id_: str, props: ArtifactStoreProps) -> None:
+        super().__init__(scope, id_)
+        self.props = props
+        self.key: KmsKey | None = None
+        if props.existing_kms_key_arn is None:
+            self.key_policy = DataAwsIamPolicyDocument(
+                self,
+                "key-policy",
+                statement=[
+                    DataAwsIamPolicyDocumentStatement(
+                        sid="AccountAdministersAndDelegatesThroughIam",
+                        effect="Allow",
+                        principals=[
+                            DataAwsIamPolicyDocumentStatementPrincipals(
+                                type="AWS", identifiers=[f"arn:{props.partition}:iam::{props.account_id}:root"]
+                            )
+                        ],
+                        actions=["kms:*"],
+                        resources=["*"],
+                    )
+                ],
+            )
+            self.key = KmsKey(
+                self,
+                "key",
+                description=f"tritonform model artifacts in {props.bucket_name}",
+                enable_key_rotation=True,
+                deletion_window_in_days=props.key_deletion_window_days,
+                policy=self.key_policy.json,
+            )
+            KmsAlias(self, "alias", name=props.key_alias, target_key_id=self.key.key_id)
+        self.key_arn: str = props.existing_kms_key_arn or (self.key.arn if self.key else "")
+
+        self.bucket = S3Bucket(self, "bucket", bucket=props.bucket_name, force_destroy=False)
+        self.bucket_arn: str = self.bucket.arn
+        self.bucket_name: str = self.bucket.bucket
+        S3BucketOwnershipControls(
+            self,
+            "ownership",
+            bucket=self.bucket.id,
+            rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"),
+        )
+        self.public_access_block = S3BucketPublicAccessBlock(
+            self,
+            "public-access-block",
+            bucket=self.bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+        )
+        self.versioning = S3BucketVersioningA(
+            self,
+            "versioning",
+            bucket=self.bucket.id,
+            versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
+        )
+        S3BucketServerSideEncryptionConfigurationA(
+            self,
+            "encryption",
+            bucket=self.bucket.id,
+            rule=[
+                S3BucketServerSideEncryptionConfigurationRuleA(
+                    apply_server_side_encryption_by_default=(
+                        S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                            sse_algorithm="aws:kms", kms_master_key_id=self.key_arn
+                        )
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
+        )
+        S3BucketLifecycleConfiguration(
+            self,
+            "lifecycle",
+            bucket=self.bucket.id,
+            rule=[
+                S3BucketLifecycleConfigurationRule(
+                    id="expire-replaced-versions-and-abandoned-uploads",
+                    status="Enabled",
+                    filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                    noncurrent_version_expiration=[
+                        S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                            noncurrent_days=props.noncurrent_version_days
+                        )
+                    ],
+                    abort_incomplete_multipart_upload=[
+                        S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)
+                    ],
+                )
+            ],
+            depends_on=[self.versioning],
+        )
+        self.bucket_policy_document = DataAwsIamPolicyDocument(
+            self,
+            "bucket-policy",
+            statement=[
+                DataAwsIamPolicyDocumentStatement(
+                    sid="DenyPlainHttp",
+                    effect="Deny",
+                    principals=[DataAwsIamPolicyDocumentStatementPrincipals(type="*", identifiers=["*"])],
+                    actions=["s3:*"],
+                    resources=[self.bucket.arn, f"{self.bucket.arn}/*"],
+                    condition=[
+                        DataAwsIamPolicyDocumentStatementCondition(
+                            test="Bool", variable="aws:SecureTransport", values=["false"]
+                        )
+                    ],
+                )
+            ],
+        )
+        S3BucketPolicy(
+            self,
+            "policy",
+            bucket=self.bucket.id,
+            policy=self.bucket_policy_document.json,
+            depends_on=[self.public_access_block],
+        )

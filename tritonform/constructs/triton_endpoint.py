@@ -1,0 +1,224 @@
+"""A SageMaker real-time endpoint running NVIDIA Triton on GPU instances.
+
+Endpoint configurations are immutable, so every change to what runs (a new model version, another
+instance type) must produce a configuration with a new name; Terraform then creates it before it
+destroys the old one, and SageMaker moves the endpoint over with a blue/green update. The name is
+`<endpoint>-<version id>-<settings digest>`: readable in the console, and derived purely from the props.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Annotated, Literal
+
+from cdktf import ITerraformDependable, TerraformResourceLifecycle
+from constructs import Construct
+from pydantic import Field
+
+from tritonform.constructs._aws import (
+    SagemakerEndpoint,
+    SagemakerEndpointConfiguration,
+    SagemakerEndpointConfigurationDataCaptureConfig,
+    SagemakerEndpointConfigurationDataCaptureConfigCaptureContentTypeHeader,
+    SagemakerEndpointConfigurationDataCaptureConfigCaptureOptions,
+    SagemakerEndpointConfigurationProductionVariants,
+    SagemakerModel,
+    SagemakerModelPrimaryContainer,
+    SagemakerModelVpcConfig,
+)
+from tritonform.constructs._props import Props, Tags
+
+SETTINGS_DIGEST_LENGTH = 8
+
+
+class DataCaptureProps(Props):
+    destination_s3_uri: str
+    """s3://<bucket>/<prefix> the captured requests go to."""
+
+    sampling_percent: Annotated[int, Field(ge=1, le=100)] = 10
+    """Share of requests captured. Default 10."""
+
+    modes: Annotated[list[Literal["Input", "Output"]], Field(min_length=1, max_length=2)] = ["Input", "Output"]
+    """What is captured. Default both."""
+
+    kms_key_arn: str
+    """Key the captured objects are encrypted with (a token is fine)."""
+
+
+class TritonEndpointProps(Props):
+    endpoint_name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,35}[a-zA-Z0-9])?$")]
+    """SageMaker endpoint name, at most 37 characters so that derived names fit in 63."""
+
+    variant_name: Annotated[str, Field(min_length=1, max_length=63)] = "AllTraffic"
+    """Production variant; kept across versions (blue/green needs the same name). Default AllTraffic."""
+
+    model_name: Annotated[str, Field(min_length=1, max_length=63)]
+    """Triton model served by default: SAGEMAKER_TRITON_DEFAULT_MODEL_NAME."""
+
+    version_id: Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")]
+    """Release version id (first 12 hex digits of the artifact's sha256)."""
+
+    artifact_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    """sha256 of model.tar.gz, recorded as a tag for audits."""
+
+    artifact_s3_uri: Annotated[str, Field(pattern=r"^s3://\S+/model\.tar\.gz$")]
+    """The packaged model repository."""
+
+    image_uri: Annotated[str, Field(min_length=1)]
+    """Pinned SageMaker Triton image."""
+
+    execution_role_arn: str
+    """Role SageMaker runs the container with (a token is fine)."""
+
+    instance_type: Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[0-9]*x?large$")]
+    """GPU instance type (validated against the GPU catalogue in the config layer)."""
+
+    initial_instance_count: Annotated[int, Field(ge=1, le=100)] = 1
+    """Instances each new configuration starts with. Default 1."""
+
+    volume_size_gb: Annotated[int, Field(ge=1, le=512)] | None = None
+    """EBS volume per instance; None for instance types with local NVMe. Default None."""
+
+    volume_kms_key_arn: str | None = None
+    """Key for the EBS volume; None for instance types with local NVMe (SageMaker refuses it). Default None."""
+
+    model_data_download_timeout_s: Annotated[int, Field(ge=60, le=3600)] = 1200
+    """Default 1200."""
+
+    container_startup_health_check_timeout_s: Annotated[int, Field(ge=60, le=3600)] = 600
+    """Default 600."""
+
+    network_isolation: bool = True
+    """No outbound network from the container. Default true."""
+
+    subnet_ids: list[str] = []
+    """VPC subnets. Default none."""
+
+    security_group_ids: list[str] = []
+    """VPC security groups. Default none."""
+
+    data_capture: DataCaptureProps | None = None
+    """Default: no capture."""
+
+    tags: Tags = {}
+    """Extra tags on the model and configuration (provider default tags apply as well). Default none."""
+
+    def container_environment(self) -> dict[str, str]:
+        return {
+            "SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": self.model_name,
+            # /ping reports ready only once Triton has loaded the models, so a traffic shift never reaches
+            # an instance that is still loading (or failed to load) them.
+            "SAGEMAKER_TRITON_PING_MODE": "ready",
+        }
+
+    def settings_digest(self) -> str:
+        """Digest of everything that decides what the configuration runs, apart from the version id.
+
+        Tokens (role and key ARNs) are left out: they are placeholders, and they name resources of this
+        same stack. Everything here is plain data from the config layer.
+        """
+        settings = self.model_dump(
+            exclude={"execution_role_arn", "volume_kms_key_arn", "tags", "endpoint_name", "version_id"},
+        )
+        if settings.get("data_capture"):
+            settings["data_capture"].pop("kms_key_arn", None)
+        settings["container_environment"] = self.container_environment()
+        canonical = json.dumps(settings, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:SETTINGS_DIGEST_LENGTH]
+
+    def configuration_name(self) -> str:
+        return f"{self.endpoint_name}-{self.version_id}-{self.settings_digest()}"
+
+
+class TritonEndpoint(Construct):
+    """Exposes `endpoint_name`, `configuration_name`, `variant_name` and the three resources."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        props: TritonEndpointProps,
+        *,
+        depends_on: Sequence[ITerraformDependable] = (),
+    ) -> None:
+        """`depends_on`: what must exist before the model (e.g. the role's policy: SageMaker checks access)."""
+        super().__init__(scope, id_)
+        self.props = props
+        self.configuration_name = props.configuration_name()
+        self.variant_name = props.variant_name
+        audit_tags = {
+            **props.tags,
+            "tritonform:version-id": props.version_id,
+            "tritonform:artifact-sha256": props.artifact_sha256,
+        }
+        replace_safely = TerraformResourceLifecycle(create_before_destroy=True)
+
+        vpc = (
+            SagemakerModelVpcConfig(subnets=props.subnet_ids, security_group_ids=props.security_group_ids)
+            if props.subnet_ids
+            else None
+        )
+        self.model = SagemakerModel(
+            self,
+            "model",
+            name=self.configuration_name,
+            execution_role_arn=props.execution_role_arn,
+            enable_network_isolation=props.network_isolation,
+            primary_container=SagemakerModelPrimaryContainer(
+                image=props.image_uri,
+                mode="SingleModel",
+                model_data_url=props.artifact_s3_uri,
+                environment=props.container_environment(),
+            ),
+            vpc_config=vpc,
+            tags=audit_tags,
+            lifecycle=replace_safely,
+            depends_on=list(depends_on) or None,
+        )
+
+        capture = None
+        if props.data_capture is not None:
+            capture = SagemakerEndpointConfigurationDataCaptureConfig(
+                enable_capture=True,
+                initial_sampling_percentage=props.data_capture.sampling_percent,
+                destination_s3_uri=props.data_capture.destination_s3_uri,
+                kms_key_id=props.data_capture.kms_key_arn,
+                capture_options=[
+                    SagemakerEndpointConfigurationDataCaptureConfigCaptureOptions(capture_mode=mode)
+                    for mode in props.data_capture.modes
+                ],
+                capture_content_type_header=SagemakerEndpointConfigurationDataCaptureConfigCaptureContentTypeHeader(
+                    json_content_types=["application/json"]
+                ),
+            )
+        self.configuration = SagemakerEndpointConfiguration(
+            self,
+            "configuration",
+            name=self.configuration_name,
+            production_variants=[
+                SagemakerEndpointConfigurationProductionVariants(
+                    variant_name=props.variant_name,
+                    model_name=self.model.name,
+                    instance_type=props.instance_type,
+                    initial_instance_count=props.initial_instance_count,
+                    initial_variant_weight=1,
+                    volume_size_in_gb=props.volume_size_gb,
+                    model_data_download_timeout_in_seconds=props.model_data_download_timeout_s,
+                    container_startup_health_check_timeout_in_seconds=props.container_startup_health_check_timeout_s,
+                )
+            ],
+            kms_key_arn=props.volume_kms_key_arn,
+            data_capture_config=capture,
+            tags=audit_tags,
+            lifecycle=replace_safely,
+        )
+        self.endpoint = SagemakerEndpoint(
+            self,
+            "endpoint",
+            name=props.endpoint_name,
+            endpoint_config_name=self.configuration.name,
+            tags={"tritonform:version-id": props.version_id},
+        )
+        self.endpoint_name: str = self.endpoint.name

@@ -1,0 +1,167 @@
+"""The serving stack of one environment: artifact store, execution role, Triton endpoint, autoscaling."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from cdktf import TerraformOutput, TerraformStack
+from constructs import Construct
+
+from tritonform.config import EnvironmentConfig, ReleaseConfig
+from tritonform.config.triton_images import parse_image_uri
+from tritonform.constructs import (
+    ArtifactStoreProps,
+    DataCaptureProps,
+    EndpointAutoscaling,
+    EndpointAutoscalingProps,
+    ExecutionRole,
+    ExecutionRoleProps,
+    ModelArtifactStore,
+    StateBackendProps,
+    TritonEndpoint,
+    TritonEndpointProps,
+    configure_state_backend,
+)
+from tritonform.constructs._aws import AwsProvider, AwsProviderDefaultTags
+from tritonform.constructs._props import Props
+
+
+class ServingStackProps(Props):
+    environment: EnvironmentConfig
+    release: ReleaseConfig
+    state_backend: Literal["s3", "local"] = "s3"
+    """local keeps the state in a file beside the stack (tests, the stand-in demo). Default s3."""
+
+
+def partition_of(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
+class ServingStack(TerraformStack):
+    def __init__(self, scope: Construct, props: ServingStackProps) -> None:
+        env, release = props.environment, props.release
+        super().__init__(scope, env.stack_name)
+        self.props = props
+        partition = partition_of(env.region)
+        image = parse_image_uri(release.triton_image.uri)
+        assert image is not None  # validated in the config layer
+
+        configure_state_backend(
+            self,
+            StateBackendProps(
+                kind=props.state_backend,
+                bucket=env.state.bucket,
+                key=f"{env.state.key_prefix}{env.name}.tfstate"
+                if props.state_backend == "s3"
+                else f"terraform.{env.name}.tfstate",
+                region=env.state_region,
+            ),
+        )
+        AwsProvider(
+            self,
+            "aws",
+            region=env.region,
+            allowed_account_ids=[env.account_id],
+            default_tags=[
+                AwsProviderDefaultTags(
+                    tags={
+                        **env.tags.extra,
+                        "Owner": env.tags.owner,
+                        "CostCenter": env.tags.cost_center,
+                        "Environment": env.name,
+                        "ManagedBy": "tritonform",
+                    }
+                )
+            ],
+        )
+
+        self.artifacts = ModelArtifactStore(
+            self,
+            "artifacts",
+            ArtifactStoreProps(
+                bucket_name=env.artifacts.bucket,
+                account_id=env.account_id,
+                partition=partition,
+                key_alias=f"alias/tritonform-{env.name}",
+                existing_kms_key_arn=env.encryption.kms_key_arn,
+                noncurrent_version_days=env.artifacts.noncurrent_version_days,
+            ),
+        )
+        capture = env.data_capture
+        self.execution_role = ExecutionRole(
+            self,
+            "execution-role",
+            ExecutionRoleProps(
+                role_name=f"tritonform-{env.endpoint.name}-execution",
+                account_id=env.account_id,
+                region=env.region,
+                partition=partition,
+                endpoint_name=env.endpoint.name,
+                artifact_bucket_arn=self.artifacts.bucket_arn,
+                model_name=release.model_name,
+                kms_key_arn=self.artifacts.key_arn,
+                image_repository_arn=image.repository_arn,
+                data_capture_prefix=capture.prefix if capture else None,
+                in_vpc=env.network.in_vpc,
+            ),
+        )
+        ebs_volume = not env.endpoint.instance.local_nvme
+        self.endpoint = TritonEndpoint(
+            self,
+            "triton",
+            TritonEndpointProps(
+                endpoint_name=env.endpoint.name,
+                variant_name=env.endpoint.variant_name,
+                model_name=release.model_name,
+                version_id=release.version_id,
+                artifact_sha256=release.artifact.sha256,
+                artifact_s3_uri=release.artifact.s3_uri,
+                image_uri=release.triton_image.uri,
+                execution_role_arn=self.execution_role.role_arn,
+                instance_type=env.endpoint.instance_type,
+                initial_instance_count=env.capacity.initial_instances,
+                volume_size_gb=env.endpoint.volume_size_gb,
+                volume_kms_key_arn=self.artifacts.key_arn if ebs_volume else None,
+                model_data_download_timeout_s=env.endpoint.model_data_download_timeout_s,
+                container_startup_health_check_timeout_s=env.endpoint.container_startup_health_check_timeout_s,
+                network_isolation=env.network.network_isolation,
+                subnet_ids=list(env.network.subnet_ids),
+                security_group_ids=list(env.network.security_group_ids),
+                data_capture=DataCaptureProps(
+                    destination_s3_uri=f"s3://{env.artifacts.bucket}/{capture.prefix}{env.endpoint.name}",
+                    sampling_percent=capture.sampling_percent,
+                    modes=["Input" if mode == "input" else "Output" for mode in capture.capture],
+                    kms_key_arn=self.artifacts.key_arn,
+                )
+                if capture
+                else None,
+            ),
+            depends_on=[self.execution_role.policy],
+        )
+
+        self.autoscaling: EndpointAutoscaling | None = None
+        if env.autoscaling is not None:
+            self.autoscaling = EndpointAutoscaling(
+                self,
+                "autoscaling",
+                EndpointAutoscalingProps(
+                    endpoint_name=self.endpoint.endpoint_name,
+                    variant_name=env.endpoint.variant_name,
+                    min_instances=env.capacity.min_instances,
+                    max_instances=env.capacity.max_instances,
+                    invocations_per_instance=env.autoscaling.invocations_per_instance,
+                    gpu_utilization_percent=env.autoscaling.gpu_utilization_percent,
+                    gpus_per_instance=env.endpoint.instance.gpus,
+                    scale_in_cooldown_s=env.autoscaling.scale_in_cooldown_s,
+                    scale_out_cooldown_s=env.autoscaling.scale_out_cooldown_s,
+                    disable_scale_in=env.autoscaling.disable_scale_in,
+                ),
+            )
+
+        TerraformOutput(self, "endpoint_name", value=self.endpoint.endpoint_name)
+        TerraformOutput(self, "endpoint_configuration_name", value=self.endpoint.configuration_name)
+        TerraformOutput(self, "version_id", value=release.version_id)
+        TerraformOutput(self, "artifact_bucket", value=self.artifacts.bucket_name)
+        TerraformOutput(self, "execution_role_arn", value=self.execution_role.role_arn)

@@ -1,0 +1,94 @@
+"""Synthesis: checked config in, one cdk.tf.json per environment out. No AWS calls, no clock.
+
+Configuration is loaded and checked before cdktf (and its Node.js process) is even imported, so a bad
+input fails in milliseconds with a clear message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from tritonform.config import Deployment, ProjectLayout, load_deployments
+
+if TYPE_CHECKING:
+    from cdktf import App
+
+StateBackendKind = Literal["s3", "local"]
+
+
+@dataclass(frozen=True)
+class SynthesizedStack:
+    deployment: Deployment
+    stack_name: str
+    directory: Path
+
+    @property
+    def json_path(self) -> Path:
+        return self.directory / "cdk.tf.json"
+
+    def document(self) -> dict[str, object]:
+        loaded: dict[str, object] = json.loads(self.json_path.read_text(encoding="utf-8"))
+        return loaded
+
+    def resource_count(self) -> int:
+        resources = self.document().get("resource", {})
+        assert isinstance(resources, dict)
+        return sum(len(instances) for instances in resources.values())
+
+
+def build_app(
+    deployments: list[Deployment], outdir: Path | None, state_backend: StateBackendKind
+) -> App:
+    """Create the cdktf App with one ServingStack per deployment (imports cdktf lazily)."""
+    from tritonform._node import use_bundled_node  # noqa: PLC0415
+
+    use_bundled_node()
+    from cdktf import App  # noqa: PLC0415  (keeps config errors fast: no Node.js start for them)
+
+    from tritonform.stacks import ServingStack, ServingStackProps  # noqa: PLC0415
+
+    app = App(outdir=str(outdir)) if outdir is not None else App()
+    for deployment in deployments:
+        ServingStack(
+            app,
+            ServingStackProps(
+                environment=deployment.environment, release=deployment.release, state_backend=state_backend
+            ),
+        )
+    return app
+
+
+def synthesize(
+    layout: ProjectLayout,
+    outdir: Path,
+    environments: list[str] | None = None,
+    state_backend: StateBackendKind = "s3",
+) -> list[SynthesizedStack]:
+    deployments = load_deployments(layout, environments)
+    app = build_app(deployments, outdir, state_backend)
+    app.synth()
+    return [
+        SynthesizedStack(d, d.environment.stack_name, outdir / "stacks" / d.environment.stack_name)
+        for d in deployments
+    ]
+
+
+def cdktf_app_main() -> None:
+    """Entry point for cdktf.json's "app": the cdktf CLI passes the output directory in CDKTF_OUTDIR."""
+    from tritonform.cli import report_user_error  # noqa: PLC0415
+    from tritonform.errors import UserError  # noqa: PLC0415
+
+    names = [n for n in os.environ.get("TRITONFORM_ENVIRONMENTS", "").split(",") if n]
+    backend = os.environ.get("TRITONFORM_STATE_BACKEND", "s3")
+    if backend not in ("s3", "local"):
+        raise SystemExit(f"TRITONFORM_STATE_BACKEND must be s3 or local, not {backend!r}")
+    try:
+        deployments = load_deployments(ProjectLayout(Path.cwd()), names or None)
+    except UserError as err:
+        raise SystemExit(report_user_error(err, Path.cwd())) from None
+    app = build_app(deployments, None, "local" if backend == "local" else "s3")
+    app.synth()
