@@ -50,7 +50,9 @@ def _parser() -> argparse.ArgumentParser:
         help="s3 (default, from each environment's state settings) or local files for tests and demos",
     )
     synth.add_argument(
-        "--validate", action="store_true", help="then run terraform init (offline) and validate on every stack"
+        "--validate",
+        action="store_true",
+        help="then run terraform init (offline) and validate on every stack",
     )
 
     check = commands.add_parser("check", help="load and check every environment and release (no synthesis)")
@@ -136,8 +138,10 @@ def _synth(root: Path, args: argparse.Namespace) -> int:
             else:
                 validated = terraform.validate(stack.directory, root)
                 if validated.ok:
-                    lines.append("  terraform validate: ok" + (f" ({len(validated.diagnostics)} warnings)"
-                                                              if validated.diagnostics else ""))
+                    lines.append(
+                        "  terraform validate: ok"
+                        + (f" ({len(validated.diagnostics)} warnings)" if validated.diagnostics else "")
+                    )
                 else:
                     failures += 1
                     lines.append("  terraform validate FAILED:")

@@ -40,9 +40,7 @@ class SynthesizedStack:
         return sum(len(instances) for instances in resources.values())
 
 
-def build_app(
-    deployments: list[Deployment], outdir: Path | None, state_backend: StateBackendKind
-) -> App:
+def build_app(deployments: list[Deployment], outdir: Path | None, state_backend: StateBackendKind) -> App:
     """Create the cdktf App with one ServingStack per deployment (imports cdktf lazily)."""
     from tritonform._node import use_bundled_node  # noqa: PLC0415
 
@@ -72,8 +70,7 @@ def synthesize(
     app = build_app(deployments, outdir, state_backend)
     app.synth()
     return [
-        SynthesizedStack(d, d.environment.stack_name, outdir / "stacks" / d.environment.stack_name)
-        for d in deployments
+        SynthesizedStack(d, d.environment.stack_name, outdir / "stacks" / d.environment.stack_name) for d in deployments
     ]
 
 

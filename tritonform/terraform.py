@@ -128,7 +128,9 @@ def run_terraform(
 
 def init(stack_dir: Path, project_root: Path, backend: bool = False) -> TerraformResult:
     result = run_terraform(
-        ["init", "-input=false", "-no-color", f"-backend={'true' if backend else 'false'}"], stack_dir, project_root
+        ["init", "-input=false", "-no-color", f"-backend={'true' if backend else 'false'}"],
+        stack_dir,
+        project_root,
     )
     return TerraformResult(result.returncode == 0, result.stdout + result.stderr)
 

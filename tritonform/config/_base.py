@@ -17,7 +17,7 @@ class FrozenModel(BaseModel):
     )
 
 
-class FieldProblem(ValueError):
+class FieldError(ValueError):
     """Raised by cross-field validators so the error points at the field to change, not the whole file.
 
     `field` is relative to the model that raised it (dotted, e.g. "capacity.min_instances").

@@ -10,7 +10,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from tritonform.config._base import FieldProblem, FrozenModel
+from tritonform.config._base import FieldError, FrozenModel
 from tritonform.config.instances import GPU_INSTANCES, GpuInstance, explain_not_gpu
 
 Tier = Literal["dev", "staging", "prod"]
@@ -65,7 +65,7 @@ class EndpointSettings(FrozenModel):
     @model_validator(mode="after")
     def _volume_only_on_ebs_instances(self) -> Self:
         if self.volume_size_gb is not None and self.instance.local_nvme:
-            raise FieldProblem(
+            raise FieldError(
                 "volume_size_gb",
                 f"{self.instance_type} has local NVMe instance storage, so SageMaker attaches no EBS volume "
                 "and refuses a volume size; remove volume_size_gb",
@@ -88,12 +88,12 @@ class Capacity(FrozenModel):
     @model_validator(mode="after")
     def _ordered(self) -> Self:
         if self.min_instances > self.max_instances:
-            raise FieldProblem(
+            raise FieldError(
                 "min_instances",
                 f"min_instances ({self.min_instances}) is greater than max_instances ({self.max_instances})",
             )
         if not self.min_instances <= self.initial_instances <= self.max_instances:
-            raise FieldProblem(
+            raise FieldError(
                 "initial_instances",
                 f"initial_instances ({self.initial_instances}) must lie between min_instances "
                 f"({self.min_instances}) and max_instances ({self.max_instances})",
@@ -136,10 +136,13 @@ class Network(FrozenModel):
     def _vpc_pairs(self) -> Self:
         if bool(self.subnet_ids) != bool(self.security_group_ids):
             missing = "security_group_ids" if self.subnet_ids else "subnet_ids"
-            raise FieldProblem(missing, "a VPC needs both subnet_ids and security_group_ids, or neither")
-        for name, values in (("subnet_ids", self.subnet_ids), ("security_group_ids", self.security_group_ids)):
+            raise FieldError(missing, "a VPC needs both subnet_ids and security_group_ids, or neither")
+        for name, values in (
+            ("subnet_ids", self.subnet_ids),
+            ("security_group_ids", self.security_group_ids),
+        ):
             if len(set(values)) != len(values):
-                raise FieldProblem(name, "contains the same id twice")
+                raise FieldError(name, "contains the same id twice")
         return self
 
     @property
@@ -170,7 +173,10 @@ class DataCapture(FrozenModel):
     sampling_percent: Annotated[int, Field(ge=1, le=100)] = 10
     """Share of requests captured (1-100). Default 10."""
 
-    capture: Annotated[list[Literal["input", "output"]], Field(min_length=1, max_length=2)] = ["input", "output"]
+    capture: Annotated[list[Literal["input", "output"]], Field(min_length=1, max_length=2)] = [
+        "input",
+        "output",
+    ]
     """What to capture. Default both."""
 
     prefix: StateKeyPrefix = "data-capture/"
@@ -213,7 +219,12 @@ class Tags(FrozenModel):
     @classmethod
     def _reserved(cls, value: dict[str, str]) -> dict[str, str]:
         for key in value:
-            if key.lower().startswith("aws:") or key.lower() in {"owner", "costcenter", "environment", "managedby"}:
+            if key.lower().startswith("aws:") or key.lower() in {
+                "owner",
+                "costcenter",
+                "environment",
+                "managedby",
+            }:
                 raise ValueError(f"tag key {key!r} is reserved (aws:* or set by tritonform)")
         return value
 
@@ -255,7 +266,7 @@ class EnvironmentConfig(FrozenModel):
         if self.autoscaling is None and not (
             capacity.min_instances == capacity.initial_instances == capacity.max_instances
         ):
-            raise FieldProblem(
+            raise FieldError(
                 "capacity",
                 "autoscaling is off, so min_instances, initial_instances and max_instances must be equal",
             )

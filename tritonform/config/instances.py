@@ -33,11 +33,12 @@ _SINGLE_TO_EIGHT = {
     "12xlarge": 4, "24xlarge": 4, "48xlarge": 8,
 }  # fmt: skip
 
+_G4DN = {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4}
+
 GPU_INSTANCES: dict[str, GpuInstance] = {
     i.name: i
     for i in [
-        *_family("g4dn", "T4", 16, True, {**{k: 1 for k in ("xlarge", "2xlarge", "4xlarge", "8xlarge", "16xlarge")},
-                                          "12xlarge": 4}),  # fmt: skip
+        *_family("g4dn", "T4", 16, True, _G4DN),
         *_family("g5", "A10G", 24, True, _SINGLE_TO_EIGHT),
         *_family("g6", "L4", 24, True, _SINGLE_TO_EIGHT),
         *_family("g6e", "L40S", 48, True, _SINGLE_TO_EIGHT),
@@ -63,7 +64,9 @@ def explain_not_gpu(instance_type: str) -> str:
     allowed = ", ".join(gpu_families())
     match = _INSTANCE_TYPE.match(instance_type)
     if not match:
-        return f"{instance_type!r} is not a SageMaker instance type (expected ml.<family>.<size>); GPU families: {allowed}"
+        return (
+            f"{instance_type!r} is not a SageMaker instance type (expected ml.<family>.<size>); GPU families: {allowed}"
+        )
     family = match.group(1)
     if family in _NON_NVIDIA_ACCELERATORS:
         return (

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from tritonform.config._base import FieldProblem
+from tritonform.config._base import FieldError
 from tritonform.config.environment import EnvironmentConfig
 from tritonform.config.release import ReleaseConfig
 from tritonform.config.triton_images import image_for, published_regions
@@ -173,7 +173,7 @@ def _problem(model: type[BaseModel], error: ErrorDetails, path: Path, lines: dic
     loc: Loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
     message = error["msg"]
     cause = (error.get("ctx") or {}).get("error")
-    if isinstance(cause, FieldProblem):
+    if isinstance(cause, FieldError):
         loc = (*loc, *cause.field.split("."))
         message = cause.message
     elif error["type"] == "extra_forbidden":
@@ -311,7 +311,11 @@ def load_release(layout: ProjectLayout, environment: EnvironmentConfig) -> Relea
 
 
 def _cross_check(
-    layout: ProjectLayout, environment: EnvironmentConfig, release: ReleaseConfig, path: Path, lines: dict[Loc, int]
+    layout: ProjectLayout,
+    environment: EnvironmentConfig,
+    release: ReleaseConfig,
+    path: Path,
+    lines: dict[Loc, int],
 ) -> list[Problem]:
     """What neither file can check alone: the release must fit the environment it is attached to."""
     problems: list[Problem] = []
@@ -384,7 +388,10 @@ def _check_unique(deployments: list[Deployment]) -> None:
     """Two environments sharing an endpoint, a bucket or a state key would overwrite each other."""
     problems: list[Problem] = []
     for label, key in (
-        ("endpoint.name", lambda d: (d.environment.account_id, d.environment.region, d.environment.endpoint.name)),
+        (
+            "endpoint.name",
+            lambda d: (d.environment.account_id, d.environment.region, d.environment.endpoint.name),
+        ),
         ("artifacts.bucket", lambda d: d.environment.artifacts.bucket),
     ):
         seen: dict[object, str] = {}

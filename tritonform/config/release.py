@@ -13,7 +13,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from tritonform.config._base import FieldProblem, FrozenModel
+from tritonform.config._base import FieldError, FrozenModel
 from tritonform.config.triton_images import parse_image_uri
 
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
@@ -77,13 +77,13 @@ class TritonImageRef(FrozenModel):
     def _uri_matches_version(self) -> Self:
         parsed = parse_image_uri(self.uri)
         if parsed is None:
-            raise FieldProblem(
+            raise FieldError(
                 "uri",
                 f"{self.uri!r} is not a SageMaker Triton image URI "
                 "(<account>.dkr.ecr.<region>.amazonaws.com/sagemaker-tritonserver:<YY.MM>-py3)",
             )
         if parsed.version != self.version:
-            raise FieldProblem("uri", f"the URI's tag is {parsed.version}-py3 but version says {self.version}")
+            raise FieldError("uri", f"the URI's tag is {parsed.version}-py3 but version says {self.version}")
         return self
 
 
@@ -129,14 +129,15 @@ class ReleaseConfig(FrozenModel):
     @model_validator(mode="after")
     def _content_addressed(self) -> Self:
         if self.version_id != version_id_for(self.artifact.sha256):
-            raise FieldProblem(
+            raise FieldError(
                 "version_id",
                 f"must be the first {VERSION_ID_LENGTH} hex digits of artifact.sha256 "
                 f"({version_id_for(self.artifact.sha256)}), not {self.version_id}",
             )
         expected_key = artifact_key(self.model_name, self.artifact.sha256)
         if self.artifact.key != expected_key:
-            raise FieldProblem(
-                "artifact.s3_uri", f"the key must be the content-addressed {expected_key}, not {self.artifact.key}"
+            raise FieldError(
+                "artifact.s3_uri",
+                f"the key must be the content-addressed {expected_key}, not {self.artifact.key}",
             )
         return self

@@ -27,11 +27,12 @@ class TritonImage:
     account: str
     region: str
     version: str
+    tag: str
 
     @property
     def uri(self) -> str:
         suffix = ".cn" if self.region.startswith("cn-") else ""
-        return f"{self.account}.dkr.ecr.{self.region}.amazonaws.com{suffix}/{REPOSITORY}:{self.version}-py3"
+        return f"{self.account}.dkr.ecr.{self.region}.amazonaws.com{suffix}/{REPOSITORY}:{self.tag}"
 
     @property
     def repository_arn(self) -> str:
@@ -39,13 +40,23 @@ class TritonImage:
         return f"arn:{partition}:ecr:{self.region}:{self.account}:repository/{REPOSITORY}"
 
 
+@dataclass(frozen=True)
+class _Release:
+    registries: dict[str, str]
+    tag: str
+
+
 @cache
-def _catalogue() -> dict[str, dict[str, str]]:
+def _catalogue() -> dict[str, _Release]:
     files = metadata.files("sagemaker-core") or []
     for entry in files:
         if str(entry).replace("\\", "/") == _CATALOGUE:
             data = json.loads(Path(str(entry.locate())).read_text(encoding="utf-8"))
-            return {version: dict(spec["registries"]) for version, spec in data["versions"].items()}
+            return {
+                version: _Release(dict(spec["registries"]), spec.get("tag_prefix", f"{version}-py3"))
+                for version, spec in data["versions"].items()
+                if spec.get("repository", REPOSITORY) == REPOSITORY
+            }
     raise RuntimeError("sagemaker-core is installed without its Triton image catalogue; re-run scripts/bootstrap")
 
 
@@ -55,16 +66,18 @@ def versions() -> list[str]:
 
 def published_regions(version: str) -> dict[str, str]:
     """Region -> registry account for one Triton image version; empty when the version is unknown."""
-    return _catalogue().get(version, {})
+    release = _catalogue().get(version)
+    return dict(release.registries) if release else {}
 
 
 def image_for(region: str, version: str) -> TritonImage | None:
-    account = published_regions(version).get(region)
-    return TritonImage(account, region, version) if account else None
+    release = _catalogue().get(version)
+    account = release.registries.get(region) if release else None
+    return TritonImage(account, region, version, release.tag) if release and account else None
 
 
 def parse_image_uri(uri: str) -> TritonImage | None:
     match = IMAGE_URI.match(uri)
     if not match:
         return None
-    return TritonImage(match["account"], match["region"], match["version"])
+    return TritonImage(match["account"], match["region"], match["version"], f"{match['version']}-py3")

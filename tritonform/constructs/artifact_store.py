@@ -73,7 +73,8 @@ class ModelArtifactStore(Construct):
                         effect="Allow",
                         principals=[
                             DataAwsIamPolicyDocumentStatementPrincipals(
-                                type="AWS", identifiers=[f"arn:{props.partition}:iam::{props.account_id}:root"]
+                                type="AWS",
+                                identifiers=[f"arn:{props.partition}:iam::{props.account_id}:root"],
                             )
                         ],
                         actions=["kms:*"],

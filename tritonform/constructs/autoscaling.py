@@ -88,7 +88,9 @@ class EndpointAutoscaling(Construct):
         )
         self.gpu_policy: AppautoscalingPolicy | None = None
         if props.gpu_utilization_percent is not None:
-            dimension = AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationDimensions
+            dimension = (
+                AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationDimensions
+            )
             self.gpu_policy = AppautoscalingPolicy(
                 self,
                 "gpu-utilization",

@@ -113,7 +113,11 @@ class ExecutionRole(Construct):
             ),
             DataAwsIamPolicyDocumentStatement(
                 sid="PullTheTritonImage",
-                actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                actions=[
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                ],
                 resources=[props.image_repository_arn],
             ),
             DataAwsIamPolicyDocumentStatement(
@@ -123,7 +127,12 @@ class ExecutionRole(Construct):
             ),
             DataAwsIamPolicyDocumentStatement(
                 sid="WriteThisEndpointsLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:DescribeLogStreams",
+                    "logs:PutLogEvents",
+                ],
                 resources=[
                     f"{arn}:logs:{props.region}:{props.account_id}:log-group:/aws/sagemaker/Endpoints/"
                     f"{props.endpoint_name}",
@@ -162,9 +171,7 @@ class ExecutionRole(Construct):
             ]
         if props.in_vpc:
             statements.append(
-                DataAwsIamPolicyDocumentStatement(
-                    sid="AttachToTheVpc", actions=_VPC_ACTIONS, resources=["*"]
-                )
+                DataAwsIamPolicyDocumentStatement(sid="AttachToTheVpc", actions=_VPC_ACTIONS, resources=["*"])
             )
         self.permissions = DataAwsIamPolicyDocument(self, "permissions", statement=statements)
         self.role = IamRole(

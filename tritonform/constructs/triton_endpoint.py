@@ -40,7 +40,10 @@ class DataCaptureProps(Props):
     sampling_percent: Annotated[int, Field(ge=1, le=100)] = 10
     """Share of requests captured. Default 10."""
 
-    modes: Annotated[list[Literal["Input", "Output"]], Field(min_length=1, max_length=2)] = ["Input", "Output"]
+    modes: Annotated[list[Literal["Input", "Output"]], Field(min_length=1, max_length=2)] = [
+        "Input",
+        "Output",
+    ]
     """What is captured. Default both."""
 
     kms_key_arn: str
