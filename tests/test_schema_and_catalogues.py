@@ -105,3 +105,11 @@ def test_doctor_reports_the_toolchain(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "terraform  1.11" in result.stdout
     assert (tmp_path / ".tritonform" / "terraform.rc").is_file()
+
+
+def test_readme_configuration_reference_is_generated_from_the_models() -> None:
+    from tritonform.config.schema import reference_markdown  # noqa: PLC0415
+
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert reference_markdown() in readme, "run: tritonform schema"
+    assert "| `capacity.min_instances` | `1` |" in readme

@@ -155,15 +155,24 @@ def _synth(root: Path, args: argparse.Namespace) -> int:
 
 
 def _schema(root: Path, out: Path | None, check: bool) -> int:
-    from tritonform.config.schema import SCHEMAS, render, write_schemas  # noqa: PLC0415
+    from tritonform.config.schema import (  # noqa: PLC0415
+        SCHEMAS,
+        reference_markdown,
+        render,
+        update_readme,
+        write_schemas,
+    )
 
     directory = out or root / "schemas"
+    readme = root / "README.md"
     if check:
         stale = [
             name
             for name, model in SCHEMAS.items()
             if not (directory / name).is_file() or (directory / name).read_text(encoding="utf-8") != render(model, name)
         ]
+        if readme.is_file() and reference_markdown() not in readme.read_text(encoding="utf-8"):
+            stale.append("README.md configuration reference")
         if stale:
             print(f"out of date: {', '.join(stale)}; run: tritonform schema", file=sys.stderr)
             return EXIT_NOT_VALID
@@ -171,6 +180,8 @@ def _schema(root: Path, out: Path | None, check: bool) -> int:
         return EXIT_OK
     for path in write_schemas(directory):
         print(f"wrote {path}")
+    if readme.is_file() and update_readme(readme):
+        print(f"updated the configuration reference in {readme}")
     return EXIT_OK
 
 

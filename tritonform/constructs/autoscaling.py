@@ -66,24 +66,13 @@ class EndpointAutoscaling(Construct):
             min_capacity=props.min_instances,
             max_capacity=props.max_instances,
         )
-        self.invocations_policy = AppautoscalingPolicy(
-            self,
-            "invocations",
-            name="invocations-per-instance",
-            policy_type="TargetTrackingScaling",
-            service_namespace=self.target.service_namespace,
-            scalable_dimension=self.target.scalable_dimension,
-            resource_id=self.target.resource_id,
-            target_tracking_scaling_policy_configuration=AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
-                target_value=props.invocations_per_instance,
-                predefined_metric_specification=(
-                    AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
-                        predefined_metric_type="SageMakerVariantInvocationsPerInstance"
-                    )
-                ),
-                scale_in_cooldown=props.scale_in_cooldown_s,
-                scale_out_cooldown=props.scale_out_cooldown_s,
-                disable_scale_in=props.disable_scale_in,
+        self.invocations_policy = self._track(
+            "invocations-per-instance",
+            target_value=props.invocations_per_instance,
+            predefined_metric_specification=(
+                AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
+                    predefined_metric_type="SageMakerVariantInvocationsPerInstance"
+                )
             ),
         )
         self.gpu_policy: AppautoscalingPolicy | None = None
@@ -91,30 +80,50 @@ class EndpointAutoscaling(Construct):
             dimension = (
                 AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationDimensions
             )
-            self.gpu_policy = AppautoscalingPolicy(
-                self,
+            self.gpu_policy = self._track(
                 "gpu-utilization",
-                name="gpu-utilization",
-                policy_type="TargetTrackingScaling",
-                service_namespace=self.target.service_namespace,
-                scalable_dimension=self.target.scalable_dimension,
-                resource_id=self.target.resource_id,
-                target_tracking_scaling_policy_configuration=AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
-                    target_value=props.gpu_utilization_percent * props.gpus_per_instance,
-                    customized_metric_specification=(
-                        AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecification(
-                            namespace="/aws/sagemaker/Endpoints",
-                            metric_name="GPUUtilization",
-                            statistic="Average",
-                            unit="Percent",
-                            dimensions=[
-                                dimension(name="EndpointName", value=props.endpoint_name),
-                                dimension(name="VariantName", value=props.variant_name),
-                            ],
-                        )
-                    ),
-                    scale_in_cooldown=props.scale_in_cooldown_s,
-                    scale_out_cooldown=props.scale_out_cooldown_s,
-                    disable_scale_in=props.disable_scale_in,
+                target_value=props.gpu_utilization_percent * props.gpus_per_instance,
+                customized_metric_specification=(
+                    AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecification(
+                        namespace="/aws/sagemaker/Endpoints",
+                        metric_name="GPUUtilization",
+                        statistic="Average",
+                        unit="Percent",
+                        dimensions=[
+                            dimension(name="EndpointName", value=props.endpoint_name),
+                            dimension(name="VariantName", value=props.variant_name),
+                        ],
+                    )
                 ),
             )
+
+    def _track(
+        self,
+        name: str,
+        *,
+        target_value: float,
+        predefined_metric_specification: (
+            AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification | None
+        ) = None,
+        customized_metric_specification: (
+            AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecification | None
+        ) = None,
+    ) -> AppautoscalingPolicy:
+        """One target-tracking policy on the variant; the cooldowns are shared by every signal."""
+        return AppautoscalingPolicy(
+            self,
+            name,
+            name=name,
+            policy_type="TargetTrackingScaling",
+            service_namespace=self.target.service_namespace,
+            scalable_dimension=self.target.scalable_dimension,
+            resource_id=self.target.resource_id,
+            target_tracking_scaling_policy_configuration=AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
+                target_value=target_value,
+                predefined_metric_specification=predefined_metric_specification,
+                customized_metric_specification=customized_metric_specification,
+                scale_in_cooldown=self.props.scale_in_cooldown_s,
+                scale_out_cooldown=self.props.scale_out_cooldown_s,
+                disable_scale_in=self.props.disable_scale_in,
+            ),
+        )
