@@ -62,6 +62,13 @@ def _parser() -> argparse.ArgumentParser:
     schema.add_argument("--out", type=Path, default=None, help="directory (default: <root>/schemas)")
     schema.add_argument("--check", action="store_true", help="fail if the files on disk are out of date")
 
+    policy = commands.add_parser("policy", help="check rollout policy files; explain an environment's rollout")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True, parser_class=_Parser)
+    policy_check = policy_commands.add_parser("check", help="check policy files: exit 0 valid, 1 problems, 2 usage")
+    policy_check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    policy_explain = policy_commands.add_parser("explain", help="print an environment's rollout as a timeline")
+    policy_explain.add_argument("--env", required=True, help="environment name")
+
     doctor = commands.add_parser("doctor", help="check the toolchain and write Terraform's offline CLI config")
     doctor.add_argument("--quiet", action="store_true", help="print only problems")
     return parser
@@ -79,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _schema(root, args.out, args.check)
         if args.command == "doctor":
             return _doctor(root, args.quiet)
+        if args.command == "policy":
+            return _policy_check(root, args.files) if args.policy_command == "check" else _explain(root, args.env)
     except UserError as err:
         return report_user_error(err, root)
     except KeyboardInterrupt:
@@ -103,12 +112,20 @@ def _describe(deployment: Deployment) -> list[str]:
         f"  image     sagemaker-tritonserver {release.triton_image.version}",
         f"  attached  by {release.attached.by} at {release.attached.at.isoformat()} "
         f"from {release.attached.commit[:12]}",
-        f"  rollout   {env.rollout_policy}",
+        f"  rollout   {env.rollout_policy} ({deployment.rollout.policy.kind}), {env.rollback_alarms.count} rollback "
+        f"alarm(s), up to {deployment.rollout.total_s // 60} min",
     ]
+
+
+def _print_warnings(deployments: list[Deployment], root: Path) -> None:
+    for deployment in deployments:
+        for warning in deployment.warnings:
+            print(f"warning: {warning.render(relative_to=root)}", file=sys.stderr)
 
 
 def _check(root: Path, environments: list[str] | None) -> int:
     deployments = load_deployments(ProjectLayout(root), environments)
+    _print_warnings(deployments, root)
     for deployment in deployments:
         print("\n".join(_describe(deployment)))
     print(f"{len(deployments)} environment(s) valid")
@@ -124,6 +141,7 @@ def _synth(root: Path, args: argparse.Namespace) -> int:
     if args.validate:
         terraform.ensure_cli_config(root)  # fail on a missing mirror before spending time on synthesis
     stacks = synthesize(layout, outdir, args.environments, args.state_backend)
+    _print_warnings([stack.deployment for stack in stacks], root)
     failures = 0
     for stack in stacks:
         lines = _describe(stack.deployment)
@@ -152,6 +170,34 @@ def _synth(root: Path, args: argparse.Namespace) -> int:
         summary += f"; terraform validate: {len(stacks) - failures} ok, {failures} failed"
     print(summary)
     return EXIT_NOT_VALID if failures else EXIT_OK
+
+
+def _policy_check(root: Path, files: list[Path]) -> int:
+    from tritonform.config.loader import load_policy  # noqa: PLC0415
+
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        raise UserError.single(f"no such file: {', '.join(str(f) for f in missing)}")
+    problems = 0
+    for path in files:
+        try:
+            policy = load_policy(path)
+        except UserError as err:
+            problems += len(err.problems)
+            print(err.render(relative_to=root))
+            continue
+        print(f"{path}: ok ({policy.kind})")
+    if problems:
+        print(f"{problems} problem(s) in {len(files)} file(s)")
+    return EXIT_NOT_VALID if problems else EXIT_OK
+
+
+def _explain(root: Path, environment: str) -> int:
+    from tritonform.explain import explain  # noqa: PLC0415
+
+    (deployment,) = load_deployments(ProjectLayout(root), [environment])
+    print(explain(deployment))
+    return EXIT_OK
 
 
 def _schema(root: Path, out: Path | None, check: bool) -> int:

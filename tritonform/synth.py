@@ -54,7 +54,10 @@ def build_app(deployments: list[Deployment], outdir: Path | None, state_backend:
         ServingStack(
             app,
             ServingStackProps(
-                environment=deployment.environment, release=deployment.release, state_backend=state_backend
+                environment=deployment.environment,
+                release=deployment.release,
+                deployment=deployment.deployment_config,
+                state_backend=state_backend,
             ),
         )
     return app

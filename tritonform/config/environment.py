@@ -229,6 +229,104 @@ class Tags(FrozenModel):
         return value
 
 
+class AlarmWindow(FrozenModel):
+    """How a rollback alarm evaluates its metric: M breaching datapoints out of N periods."""
+
+    period_s: Annotated[int, Field(ge=60, le=3600, multiple_of=60)] = 60
+    """Length of one evaluation period (60-3600 s, whole minutes: SageMaker publishes per minute). Default 60."""
+
+    datapoints: Annotated[int, Field(ge=1, le=10)] = 2
+    """Breaching periods needed to reach ALARM (M, 1-10). Default 2."""
+
+    evaluation_periods: Annotated[int, Field(ge=1, le=10)] = 3
+    """Periods looked at (N, 1-10, at least datapoints). Default 3."""
+
+    @model_validator(mode="after")
+    def _m_of_n(self) -> Self:
+        if self.datapoints > self.evaluation_periods:
+            raise FieldError(
+                "datapoints",
+                f"datapoints ({self.datapoints}) cannot exceed evaluation_periods ({self.evaluation_periods})",
+            )
+        return self
+
+
+class CountAlarm(AlarmWindow):
+    """Fires when a count per period reaches the threshold."""
+
+    threshold: Annotated[int, Field(ge=1, le=1_000_000)]
+    """Count per period at or above which the alarm fires (1-1000000)."""
+
+
+class LatencyAlarm(AlarmWindow):
+    """Fires when the p99 of SageMaker's ModelLatency exceeds the threshold."""
+
+    threshold_ms: Annotated[int, Field(ge=1, le=600_000)]
+    """p99 model latency in milliseconds above which the alarm fires (1-600000)."""
+
+
+class ExtraAlarm(AlarmWindow):
+    """Any other CloudWatch metric that should roll a version back."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+    """Suffix of the alarm name (<endpoint>-rollback-<name>)."""
+
+    namespace: Annotated[str, Field(min_length=1, max_length=255)]
+    """CloudWatch namespace, e.g. AWS/SageMaker or /aws/sagemaker/Endpoints."""
+
+    metric_name: Annotated[str, Field(min_length=1, max_length=255)]
+    """CloudWatch metric name."""
+
+    statistic: Literal["Sum", "Average", "Maximum", "Minimum", "SampleCount", "p50", "p90", "p95", "p99"] = "Average"
+    """Statistic compared with the threshold. Default Average."""
+
+    comparison: Literal["GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold",
+                        "LessThanOrEqualToThreshold"] = "GreaterThanThreshold"  # fmt: skip
+    """How the statistic is compared with the threshold. Default GreaterThanThreshold."""
+
+    threshold: float
+    """The threshold, in the metric's unit."""
+
+    endpoint_dimensions: bool = True
+    """Add EndpointName and VariantName dimensions. Default true."""
+
+
+MAX_ROLLBACK_ALARMS = 10  # AutoRollbackConfiguration accepts 1-10 alarms
+
+
+class RollbackAlarms(FrozenModel):
+    """CloudWatch alarms SageMaker watches during every update; any in ALARM rolls the update back."""
+
+    invocation_5xx_errors: CountAlarm | None = CountAlarm(threshold=5)
+    """Invocation5XXErrors (SageMaker's own 5xx responses). Default: 5 per minute, 2 of 3 minutes."""
+
+    model_errors: CountAlarm | None = CountAlarm(threshold=5)
+    """InvocationModelErrors (Triton answered with an error or not at all). Default: 5 per minute, 2 of 3."""
+
+    model_latency_p99: LatencyAlarm | None = None
+    """p99 of ModelLatency above threshold_ms. Default: off (set a threshold from the model's SLO)."""
+
+    extra: Annotated[list[ExtraAlarm], Field(max_length=MAX_ROLLBACK_ALARMS)] = []
+    """Further alarms. Default none."""
+
+    metric_delay_s: Annotated[int, Field(ge=0, le=600)] = 60
+    """How late endpoint metrics arrive in CloudWatch, added to every detection time (0-600). Default 60."""
+
+    @model_validator(mode="after")
+    def _limits(self) -> Self:
+        if self.count > MAX_ROLLBACK_ALARMS:
+            raise FieldError("extra", f"{self.count} alarms; SageMaker accepts at most {MAX_ROLLBACK_ALARMS}")
+        names = [alarm.name for alarm in self.extra]
+        if len(set(names)) != len(names):
+            raise FieldError("extra", "two extra alarms have the same name")
+        return self
+
+    @property
+    def count(self) -> int:
+        built_in = (self.invocation_5xx_errors, self.model_errors, self.model_latency_p99)
+        return sum(alarm is not None for alarm in built_in) + len(self.extra)
+
+
 class EnvironmentConfig(FrozenModel):
     """environments/<name>.yaml."""
 
@@ -259,6 +357,9 @@ class EnvironmentConfig(FrozenModel):
     tags: Tags
     rollout_policy: PolicyName
     """Name of a file in rollout_policies/ (without .yaml) that every new version is rolled out with."""
+
+    rollback_alarms: RollbackAlarms = RollbackAlarms()
+    """Alarms that roll a new version back. Default: 5xx errors and model errors."""
 
     @model_validator(mode="after")
     def _fixed_capacity_without_autoscaling(self) -> Self:

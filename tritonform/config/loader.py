@@ -16,8 +16,18 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from tritonform.config._base import FieldError
+from tritonform.config.alarms import alarm_timings, rollback_alarm_names
 from tritonform.config.environment import EnvironmentConfig
 from tritonform.config.release import ReleaseConfig
+from tritonform.config.rollout import (
+    POLICY_KINDS,
+    CompiledDeployment,
+    RolloutPlan,
+    RolloutPolicy,
+    compile_deployment,
+    plan_rollout,
+)
+from tritonform.config.rules import apply_rules
 from tritonform.config.triton_images import image_for, published_regions
 from tritonform.errors import Problem, UserError
 
@@ -66,12 +76,15 @@ class ProjectLayout:
 
 @dataclass(frozen=True)
 class Deployment:
-    """One environment and the release it pins, both checked against each other."""
+    """One environment, the release it pins and how that release reaches traffic, checked together."""
 
     environment: EnvironmentConfig
     release: ReleaseConfig
     environment_file: Path
     release_file: Path
+    rollout: RolloutPlan
+    deployment_config: CompiledDeployment
+    warnings: tuple[Problem, ...] = ()
 
 
 # --- YAML with line numbers ----------------------------------------------------------------------------
@@ -278,19 +291,6 @@ def load_environment(layout: ProjectLayout, name: str) -> EnvironmentConfig:
                 )
             ]
         )
-    policy = layout.rollout_policies_dir / f"{environment.rollout_policy}.yaml"
-    if not policy.is_file():
-        known = sorted(p.stem for p in layout.rollout_policies_dir.glob("*.yaml"))
-        raise UserError(
-            [
-                Problem(
-                    file=path,
-                    field="rollout_policy",
-                    line=lines.get(("rollout_policy",)),
-                    message=f"no policy file {policy.name} in rollout_policies/; known: {', '.join(known) or 'none'}",
-                )
-            ]
-        )
     return environment
 
 
@@ -353,10 +353,79 @@ def _cross_check(
     return problems
 
 
+def load_policy(path: Path) -> RolloutPolicy:
+    """One rollout policy file; its `kind` picks the model that checks the rest."""
+    data, lines = read_yaml(path)
+    if not isinstance(data, dict):
+        raise UserError.single("must be a mapping with a `kind` key", file=path)
+    kind = data.get("kind")
+    model = POLICY_KINDS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise UserError(
+            [
+                Problem(
+                    file=path,
+                    field="kind",
+                    line=lines.get(("kind",)),
+                    message=f"must be one of {', '.join(POLICY_KINDS)}, got {_describe(kind)}",
+                )
+            ]
+        )
+    return validate_data(model, data, path, lines)
+
+
+def plan_for(layout: ProjectLayout, environment: EnvironmentConfig) -> tuple[RolloutPlan, list[Problem]]:
+    """The environment's rollout, with every rule applied; problems raise, warnings are returned."""
+    env_file = layout.environment_file(environment.name)
+    _, lines = read_yaml(env_file)
+    path = layout.rollout_policies_dir / f"{environment.rollout_policy}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in layout.rollout_policies_dir.glob("*.yaml"))
+        raise UserError(
+            [
+                Problem(
+                    file=env_file,
+                    field="rollout_policy",
+                    line=lines.get(("rollout_policy",)),
+                    message=f"no policy file {path.name} in rollout_policies/; known: {', '.join(known) or 'none'}",
+                )
+            ]
+        )
+    policy = load_policy(path)
+    plan = plan_rollout(
+        environment.rollout_policy,
+        policy,
+        fleet=environment.capacity.initial_instances,
+        gpus_per_instance=environment.endpoint.instance.gpus,
+        provisioning_s=environment.endpoint.model_data_download_timeout_s
+        + environment.endpoint.container_startup_health_check_timeout_s,
+        alarms=alarm_timings(environment),
+        strict=environment.tier == "prod",
+    )
+    problems, warnings = apply_rules(environment, plan)
+
+    def located(error: FieldError) -> Problem:
+        loc = tuple(error.field.split("."))
+        return Problem(file=env_file, field=error.field, message=error.message, line=_line_for(loc, lines))
+
+    if problems:
+        raise UserError([located(p) for p in problems])
+    return plan, [located(w) for w in warnings]
+
+
 def load_deployment(layout: ProjectLayout, name: str) -> Deployment:
     environment = load_environment(layout, name)
+    plan, warnings = plan_for(layout, environment)
     release = load_release(layout, environment)
-    return Deployment(environment, release, layout.environment_file(name), layout.release_file(name))
+    return Deployment(
+        environment,
+        release,
+        layout.environment_file(name),
+        layout.release_file(name),
+        plan,
+        compile_deployment(plan, rollback_alarm_names(environment)),
+        tuple(warnings),
+    )
 
 
 def load_deployments(layout: ProjectLayout, names: list[str] | None = None) -> list[Deployment]:

@@ -7,6 +7,7 @@ use_bundled_node()  # before anything below imports cdktf (and with it, jsii)
 from tritonform.constructs.artifact_store import ArtifactStoreProps, ModelArtifactStore  # noqa: E402
 from tritonform.constructs.autoscaling import EndpointAutoscaling, EndpointAutoscalingProps  # noqa: E402
 from tritonform.constructs.execution_role import ExecutionRole, ExecutionRoleProps  # noqa: E402
+from tritonform.constructs.rollback_alarms import RollbackAlarms, RollbackAlarmsProps  # noqa: E402
 from tritonform.constructs.state_backend import StateBackendProps, configure_state_backend  # noqa: E402
 from tritonform.constructs.triton_endpoint import DataCaptureProps, TritonEndpoint, TritonEndpointProps  # noqa: E402
 
@@ -18,6 +19,8 @@ __all__ = [
     "ExecutionRole",
     "ExecutionRoleProps",
     "ModelArtifactStore",
+    "RollbackAlarms",
+    "RollbackAlarmsProps",
     "StateBackendProps",
     "TritonEndpoint",
     "TritonEndpointProps",

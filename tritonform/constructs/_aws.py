@@ -48,6 +48,7 @@ from cdktf_cdktf_provider_aws.appautoscaling_policy import (
     AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification,
 )
 from cdktf_cdktf_provider_aws.appautoscaling_target import AppautoscalingTarget
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocument,
     DataAwsIamPolicyDocumentStatement,
@@ -82,7 +83,19 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import (
     S3BucketVersioningA,
     S3BucketVersioningVersioningConfiguration,
 )
-from cdktf_cdktf_provider_aws.sagemaker_endpoint import SagemakerEndpoint
+from cdktf_cdktf_provider_aws.sagemaker_endpoint import (
+    SagemakerEndpoint,
+    SagemakerEndpointDeploymentConfig,
+    SagemakerEndpointDeploymentConfigAutoRollbackConfiguration,
+    SagemakerEndpointDeploymentConfigAutoRollbackConfigurationAlarms,
+    SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicy,
+    SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfiguration,
+    SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySize,
+    SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationLinearStepSize,
+    SagemakerEndpointDeploymentConfigRollingUpdatePolicy,
+    SagemakerEndpointDeploymentConfigRollingUpdatePolicyMaximumBatchSize,
+    SagemakerEndpointDeploymentConfigRollingUpdatePolicyRollbackMaximumBatchSize,
+)
 from cdktf_cdktf_provider_aws.sagemaker_endpoint_configuration import (
     SagemakerEndpointConfiguration,
     SagemakerEndpointConfigurationDataCaptureConfig,
@@ -105,6 +118,7 @@ __all__ = [
     "AppautoscalingTarget",
     "AwsProvider",
     "AwsProviderDefaultTags",
+    "CloudwatchMetricAlarm",
     "DataAwsIamPolicyDocument",
     "DataAwsIamPolicyDocumentStatement",
     "DataAwsIamPolicyDocumentStatementCondition",
@@ -134,6 +148,16 @@ __all__ = [
     "SagemakerEndpointConfigurationDataCaptureConfigCaptureContentTypeHeader",
     "SagemakerEndpointConfigurationDataCaptureConfigCaptureOptions",
     "SagemakerEndpointConfigurationProductionVariants",
+    "SagemakerEndpointDeploymentConfig",
+    "SagemakerEndpointDeploymentConfigAutoRollbackConfiguration",
+    "SagemakerEndpointDeploymentConfigAutoRollbackConfigurationAlarms",
+    "SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicy",
+    "SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfiguration",
+    "SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySize",
+    "SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationLinearStepSize",
+    "SagemakerEndpointDeploymentConfigRollingUpdatePolicy",
+    "SagemakerEndpointDeploymentConfigRollingUpdatePolicyMaximumBatchSize",
+    "SagemakerEndpointDeploymentConfigRollingUpdatePolicyRollbackMaximumBatchSize",
     "SagemakerModel",
     "SagemakerModelPrimaryContainer",
     "SagemakerModelVpcConfig",

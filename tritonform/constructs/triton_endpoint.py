@@ -17,6 +17,7 @@ from cdktf import ITerraformDependable, TerraformResourceLifecycle
 from constructs import Construct
 from pydantic import Field
 
+from tritonform.config.rollout import CompiledDeployment
 from tritonform.constructs._aws import (
     SagemakerEndpoint,
     SagemakerEndpointConfiguration,
@@ -24,6 +25,16 @@ from tritonform.constructs._aws import (
     SagemakerEndpointConfigurationDataCaptureConfigCaptureContentTypeHeader,
     SagemakerEndpointConfigurationDataCaptureConfigCaptureOptions,
     SagemakerEndpointConfigurationProductionVariants,
+    SagemakerEndpointDeploymentConfig,
+    SagemakerEndpointDeploymentConfigAutoRollbackConfiguration,
+    SagemakerEndpointDeploymentConfigAutoRollbackConfigurationAlarms,
+    SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicy,
+    SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfiguration,
+    SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySize,
+    SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationLinearStepSize,
+    SagemakerEndpointDeploymentConfigRollingUpdatePolicy,
+    SagemakerEndpointDeploymentConfigRollingUpdatePolicyMaximumBatchSize,
+    SagemakerEndpointDeploymentConfigRollingUpdatePolicyRollbackMaximumBatchSize,
     SagemakerModel,
     SagemakerModelPrimaryContainer,
     SagemakerModelVpcConfig,
@@ -108,6 +119,10 @@ class TritonEndpointProps(Props):
     tags: Tags = {}
     """Extra tags on the model and configuration (provider default tags apply as well). Default none."""
 
+    deployment: CompiledDeployment | None = None
+    """How SageMaker moves traffic to a new configuration and which alarms roll it back. Default None:
+    SageMaker's own default (blue/green, all at once, no automatic rollback)."""
+
     def container_environment(self) -> dict[str, str]:
         return {
             "SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": self.model_name,
@@ -123,7 +138,7 @@ class TritonEndpointProps(Props):
         same stack. Everything here is plain data from the config layer.
         """
         settings = self.model_dump(
-            exclude={"execution_role_arn", "volume_kms_key_arn", "tags", "endpoint_name", "version_id"},
+            exclude={"execution_role_arn", "volume_kms_key_arn", "tags", "endpoint_name", "version_id", "deployment"},
         )
         if settings.get("data_capture"):
             settings["data_capture"].pop("kms_key_arn", None)
@@ -145,8 +160,10 @@ class TritonEndpoint(Construct):
         props: TritonEndpointProps,
         *,
         depends_on: Sequence[ITerraformDependable] = (),
+        endpoint_depends_on: Sequence[ITerraformDependable] = (),
     ) -> None:
-        """`depends_on`: what must exist before the model (e.g. the role's policy: SageMaker checks access)."""
+        """`depends_on`: what must exist before the model (the role's policy: SageMaker checks access);
+        `endpoint_depends_on`: before the endpoint (its rollback alarms: SageMaker looks them up)."""
         super().__init__(scope, id_)
         self.props = props
         self.configuration_name = props.configuration_name()
@@ -222,6 +239,71 @@ class TritonEndpoint(Construct):
             "endpoint",
             name=props.endpoint_name,
             endpoint_config_name=self.configuration.name,
+            deployment_config=_deployment_config(props.deployment) if props.deployment else None,
             tags={"tritonform:version-id": props.version_id},
+            depends_on=list(endpoint_depends_on) or None,
         )
         self.endpoint_name: str = self.endpoint.name
+
+
+def _deployment_config(compiled: CompiledDeployment) -> SagemakerEndpointDeploymentConfig:
+    """SageMaker's DeploymentConfig as the provider's structs (lists of blocks must be structs, not dicts)."""
+    rollback = (
+        SagemakerEndpointDeploymentConfigAutoRollbackConfiguration(
+            alarms=[
+                SagemakerEndpointDeploymentConfigAutoRollbackConfigurationAlarms(alarm_name=name)
+                for name in compiled.alarm_names
+            ]
+        )
+        if compiled.alarm_names
+        else None
+    )
+    if compiled.rolling is not None:
+        rolling = compiled.rolling
+        rollback_batch = rolling.rollback_maximum_batch_size
+        return SagemakerEndpointDeploymentConfig(
+            rolling_update_policy=SagemakerEndpointDeploymentConfigRollingUpdatePolicy(
+                maximum_batch_size=SagemakerEndpointDeploymentConfigRollingUpdatePolicyMaximumBatchSize(
+                    type=rolling.maximum_batch_size.type, value=rolling.maximum_batch_size.value
+                ),
+                wait_interval_in_seconds=rolling.wait_interval_s,
+                maximum_execution_timeout_in_seconds=rolling.max_execution_timeout_s,
+                rollback_maximum_batch_size=(
+                    SagemakerEndpointDeploymentConfigRollingUpdatePolicyRollbackMaximumBatchSize(
+                        type=rollback_batch.type, value=rollback_batch.value
+                    )
+                    if rollback_batch
+                    else None
+                ),
+            ),
+            auto_rollback_configuration=rollback,
+        )
+    blue_green = compiled.blue_green
+    assert blue_green is not None  # CompiledDeployment holds exactly one policy
+    canary, linear = blue_green.canary_size, blue_green.linear_step_size
+    routing = SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfiguration(
+        type=blue_green.traffic_type,
+        wait_interval_in_seconds=blue_green.wait_interval_s,
+        canary_size=(
+            SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySize(
+                type=canary.type, value=canary.value
+            )
+            if canary
+            else None
+        ),
+        linear_step_size=(
+            SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationLinearStepSize(
+                type=linear.type, value=linear.value
+            )
+            if linear
+            else None
+        ),
+    )
+    return SagemakerEndpointDeploymentConfig(
+        blue_green_update_policy=SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicy(
+            traffic_routing_configuration=routing,
+            maximum_execution_timeout_in_seconds=blue_green.max_execution_timeout_s,
+            termination_wait_in_seconds=blue_green.termination_wait_s,
+        ),
+        auto_rollback_configuration=rollback,
+    )

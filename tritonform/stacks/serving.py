@@ -8,6 +8,7 @@ from cdktf import TerraformOutput, TerraformStack
 from constructs import Construct
 
 from tritonform.config import EnvironmentConfig, ReleaseConfig
+from tritonform.config.rollout import CompiledDeployment
 from tritonform.config.triton_images import parse_image_uri
 from tritonform.constructs import (
     ArtifactStoreProps,
@@ -17,6 +18,8 @@ from tritonform.constructs import (
     ExecutionRole,
     ExecutionRoleProps,
     ModelArtifactStore,
+    RollbackAlarms,
+    RollbackAlarmsProps,
     StateBackendProps,
     TritonEndpoint,
     TritonEndpointProps,
@@ -29,6 +32,8 @@ from tritonform.constructs._props import Props
 class ServingStackProps(Props):
     environment: EnvironmentConfig
     release: ReleaseConfig
+    deployment: CompiledDeployment
+    """The rollout policy and alarms compiled for this environment (config layer)."""
     state_backend: Literal["s3", "local"] = "s3"
     """local keeps the state in a file beside the stack (tests, the stand-in demo). Default s3."""
 
@@ -107,6 +112,13 @@ class ServingStack(TerraformStack):
                 in_vpc=env.network.in_vpc,
             ),
         )
+        self.rollback_alarms = RollbackAlarms(
+            self,
+            "rollback-alarms",
+            RollbackAlarmsProps(
+                endpoint_name=env.endpoint.name, variant_name=env.endpoint.variant_name, alarms=env.rollback_alarms
+            ),
+        )
         ebs_volume = not env.endpoint.instance.local_nvme
         self.endpoint = TritonEndpoint(
             self,
@@ -137,8 +149,10 @@ class ServingStack(TerraformStack):
                 )
                 if capture
                 else None,
+                deployment=props.deployment,
             ),
             depends_on=[self.execution_role.policy],
+            endpoint_depends_on=self.rollback_alarms.alarms,
         )
 
         self.autoscaling: EndpointAutoscaling | None = None

@@ -1,0 +1,452 @@
+"""Rollout policies: how a new model version reaches traffic, within SageMaker's and Terraform's limits.
+
+A policy file (rollout_policies/<name>.yaml) is one of four kinds. Its own limits are checked when it is
+loaded; the limits that depend on the environment using it (instance counts, alarm timing, the rules for
+prod) are checked by `plan_rollout`, which also produces the timeline `tritonform policy explain` prints.
+
+Timeline model (SageMaker deployment guardrails): for blue/green kinds SageMaker first provisions the
+whole new (green) fleet next to the old (blue) one, then shifts traffic in steps, each followed by a
+baking period of `WaitIntervalInSeconds` during which the rollback alarms are watched; after the last
+step comes a final baking period of the same length, then `TerminationWaitInSeconds`, then the old fleet
+is terminated. A rolling update replaces the fleet in batches, each followed by the same wait.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, model_validator
+
+from tritonform.config._base import FieldError, FrozenModel
+
+# SageMaker API limits (BlueGreenUpdatePolicy, RollingUpdatePolicy, TrafficRoutingConfig).
+WAIT_MAX_S = 3600
+TIMEOUT_MIN_S = 600
+TIMEOUT_API_MAX_S = 28800
+# The Terraform AWS provider refuses maximum_execution_timeout_in_seconds above 14400 (facts.md).
+TIMEOUT_TERRAFORM_MAX_S = 14400
+
+WaitSeconds = Annotated[int, Field(ge=0, le=WAIT_MAX_S)]
+TimeoutSeconds = Annotated[int, Field(ge=TIMEOUT_MIN_S, le=TIMEOUT_TERRAFORM_MAX_S)]
+
+
+class Size(FrozenModel):
+    """A share of the fleet: exactly one of `percent` (of the instance count) or `instances`."""
+
+    percent: Annotated[int, Field(ge=1, le=100)] | None = None
+    """Share of the variant's instance count, in percent."""
+
+    instances: Annotated[int, Field(ge=1, le=100)] | None = None
+    """A fixed number of instances."""
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if (self.percent is None) == (self.instances is None):
+            raise FieldError("percent", "give exactly one of percent or instances")
+        return self
+
+    def instances_of(self, fleet: int) -> int:
+        """Whole instances this size means for a fleet; a percentage is rounded down."""
+        if self.instances is not None:
+            return self.instances
+        assert self.percent is not None
+        return fleet * self.percent // 100
+
+    def api(self) -> tuple[str, int]:
+        if self.instances is not None:
+            return "INSTANCE_COUNT", self.instances
+        assert self.percent is not None
+        return "CAPACITY_PERCENT", self.percent
+
+    def describe(self) -> str:
+        return f"{self.percent}%" if self.percent is not None else f"{self.instances} instance(s)"
+
+
+def _size_within(size: Size, name: str, low: int, high: int, what: str) -> None:
+    if size.percent is not None and not low <= size.percent <= high:
+        raise FieldError(
+            f"{name}.percent", f"{what} must be {low}-{high}% of the fleet (SageMaker), got {size.percent}%"
+        )
+
+
+class _PolicyBase(FrozenModel):
+    termination_wait_s: WaitSeconds = 0
+    """Seconds the old fleet is kept after the update completes, for a fast manual switch back (0-3600).
+    Default 0."""
+
+    max_execution_timeout_s: TimeoutSeconds | None = None
+    """Upper bound of the whole update (600-14400 s; Terraform caps SageMaker's 28800). Default: derived
+    from the waits plus the environment's download and start-up timeouts."""
+
+    def waits(self) -> list[int]:
+        raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _timeout_above_waits(self) -> Self:
+        total = sum(self.waits()) + self.termination_wait_s
+        if self.max_execution_timeout_s is not None and self.max_execution_timeout_s <= total:
+            raise FieldError(
+                "max_execution_timeout_s",
+                f"must be larger than the sum of the waits and termination_wait_s ({total} s), "
+                f"got {self.max_execution_timeout_s}",
+            )
+        return self
+
+
+class CanaryPolicy(_PolicyBase):
+    """A small part of the new fleet takes traffic first; the rest follows after the bake."""
+
+    kind: Literal["canary"]
+    canary: Size
+    """Size of the canary: at most 50% of the fleet."""
+
+    bake_s: WaitSeconds
+    """Baking period after the canary step and after the full shift (WaitIntervalInSeconds, 0-3600)."""
+
+    @model_validator(mode="after")
+    def _limits(self) -> Self:
+        _size_within(self.canary, "canary", 1, 50, "a canary")
+        return self
+
+    def waits(self) -> list[int]:
+        return [self.bake_s, self.bake_s]
+
+
+class LinearPolicy(_PolicyBase):
+    """Traffic moves to the new fleet in equal steps."""
+
+    kind: Literal["linear"]
+    step: Size
+    """Size of each step: 10-50% of the fleet."""
+
+    step_wait_s: WaitSeconds
+    """Baking period after each step and after the last (WaitIntervalInSeconds, 0-3600)."""
+
+    @model_validator(mode="after")
+    def _limits(self) -> Self:
+        _size_within(self.step, "step", 10, 50, "a linear step")
+        return self
+
+    def steps(self, fleet: int) -> int:
+        return math.ceil(fleet / max(self.step.instances_of(fleet), 1))
+
+    def waits(self) -> list[int]:
+        if self.step.percent is not None:
+            return [self.step_wait_s] * (math.ceil(100 / self.step.percent) + 1)
+        return [self.step_wait_s, self.step_wait_s]  # at least one step and the final bake
+
+
+class AllAtOncePolicy(_PolicyBase):
+    """Blue/green: all traffic moves at once, then the new fleet bakes with the old one standing by."""
+
+    kind: Literal["all-at-once"]
+    bake_s: WaitSeconds
+    """Baking period after the shift (WaitIntervalInSeconds, 0-3600)."""
+
+    def waits(self) -> list[int]:
+        return [self.bake_s]
+
+
+class RollingPolicy(_PolicyBase):
+    """The fleet is replaced in batches: for large GPU fleets that cannot afford a second full fleet."""
+
+    kind: Literal["rolling"]
+    batch: Size
+    """Instances replaced per batch: 5-50% of the fleet."""
+
+    batch_wait_s: WaitSeconds
+    """Baking period after each batch (WaitIntervalInSeconds, 0-3600)."""
+
+    rollback_batch: Size | None = None
+    """Instances restored per batch on rollback. Default: the whole fleet at once (SageMaker's default)."""
+
+    @model_validator(mode="after")
+    def _limits(self) -> Self:
+        _size_within(self.batch, "batch", 5, 50, "a rolling batch")
+        return self
+
+    def waits(self) -> list[int]:
+        if self.batch.percent is not None:
+            return [self.batch_wait_s] * math.ceil(100 / self.batch.percent)
+        return [self.batch_wait_s]
+
+
+RolloutPolicy = CanaryPolicy | LinearPolicy | AllAtOncePolicy | RollingPolicy
+
+
+POLICY_KINDS: dict[str, type[RolloutPolicy]] = {
+    "canary": CanaryPolicy,
+    "linear": LinearPolicy,
+    "all-at-once": AllAtOncePolicy,
+    "rolling": RollingPolicy,
+}
+
+
+# --- the plan: a policy applied to an environment ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlarmTiming:
+    """When a rollback alarm can reach ALARM after a failure starts (continuous failure)."""
+
+    name: str
+    period_s: int
+    datapoints: int
+    metric_delay_s: int
+
+    @property
+    def earliest_s(self) -> int:
+        return self.datapoints * self.period_s + self.metric_delay_s
+
+    @property
+    def latest_s(self) -> int:
+        # the failure may start just after a period began: one more period before M full ones have passed
+        return (self.datapoints + 1) * self.period_s + self.metric_delay_s
+
+
+@dataclass(frozen=True)
+class Step:
+    at_s: int
+    action: str
+    new_traffic_percent: int
+    new_instances: int
+    old_instances: int
+    bake_s: int
+
+
+@dataclass(frozen=True)
+class RolloutPlan:
+    """A policy applied to one environment: the SageMaker settings and the timeline they produce."""
+
+    policy_name: str
+    policy: RolloutPolicy
+    fleet: int
+    gpus_per_instance: int
+    provisioning_s: int
+    max_execution_timeout_s: int
+    steps: list[Step]
+    alarms: list[AlarmTiming]
+    problems: list[FieldError] = field(default_factory=list)
+    warnings: list[FieldError] = field(default_factory=list)
+
+    @property
+    def peak_extra_instances(self) -> int:
+        return max((s.new_instances + s.old_instances - self.fleet for s in self.steps), default=0)
+
+    @property
+    def total_s(self) -> int:
+        last = self.steps[-1] if self.steps else None
+        end = (last.at_s + last.bake_s) if last else 0
+        return end + self.policy.termination_wait_s
+
+    @property
+    def slowest_alarm(self) -> AlarmTiming | None:
+        return max(self.alarms, key=lambda a: a.latest_s, default=None)
+
+
+def plan_rollout(
+    policy_name: str,
+    policy: RolloutPolicy,
+    *,
+    fleet: int,
+    gpus_per_instance: int,
+    provisioning_s: int,
+    alarms: list[AlarmTiming],
+    strict: bool,
+) -> RolloutPlan:
+    """Apply `policy` to a fleet; `strict` turns the rollback-timing warnings into problems (prod)."""
+    problems: list[FieldError] = []
+    warnings: list[FieldError] = []
+    steps = _steps(policy, fleet, provisioning_s, problems)
+
+    bakes = [s.bake_s for s in steps]
+    waits_total = sum(bakes) + policy.termination_wait_s
+    derived = max(TIMEOUT_MIN_S, provisioning_s + waits_total)
+    timeout = policy.max_execution_timeout_s or derived
+    if policy.max_execution_timeout_s is None and derived > TIMEOUT_TERRAFORM_MAX_S:
+        problems.append(
+            FieldError(
+                "rollout_policy",
+                f"the update needs {derived} s (provisioning {provisioning_s} s + waits {waits_total} s), more than "
+                f"the {TIMEOUT_TERRAFORM_MAX_S} s Terraform allows for max_execution_timeout_s; shorten the waits or "
+                "the endpoint's download/start-up timeouts",
+            )
+        )
+
+    slowest = max(alarms, key=lambda a: a.latest_s, default=None)
+    if slowest is not None:
+        short = [s for s in steps if s.bake_s < slowest.latest_s]
+        if short:
+            message = (
+                f"a bake of {short[0].bake_s} s is shorter than the {slowest.latest_s} s the alarm "
+                f"{slowest.name!r} may need to reach ALARM ({slowest.datapoints} x {slowest.period_s} s periods, "
+                f"+1 period for a failure that starts mid-period, +{slowest.metric_delay_s} s metric delay): the "
+                "traffic shift moves on before a bad version can be caught"
+            )
+            (problems if strict else warnings).append(FieldError("rollout_policy", message))
+    return RolloutPlan(
+        policy_name, policy, fleet, gpus_per_instance, provisioning_s, timeout, steps, list(alarms), problems, warnings
+    )
+
+
+def _steps(
+    policy: RolloutPolicy,
+    fleet: int,
+    provisioning_s: int,
+    problems: list[FieldError],
+) -> list[Step]:
+    t = provisioning_s
+    if isinstance(policy, AllAtOncePolicy):
+        return [Step(t, "shift all traffic to the new fleet", 100, fleet, fleet, policy.bake_s)]
+
+    if isinstance(policy, CanaryPolicy):
+        canary = policy.canary.instances_of(fleet)
+        if canary < 1:
+            problems.append(FieldError(
+                "rollout_policy",
+                f"a {policy.canary.describe()} canary of {fleet} instance(s) rounds to zero instances; "
+                f"use at least {math.ceil(100 / fleet)}% or instances: 1",
+            ))  # fmt: skip
+            return []
+        if canary * 2 > fleet:
+            problems.append(FieldError(
+                "rollout_policy",
+                f"a canary of {canary} of {fleet} instance(s) is more than half the fleet: SageMaker allows at most "
+                "50%" + (" and one instance out of one is not a canary; use all-at-once or grow the fleet"
+                         if fleet == 1 else ""),
+            ))  # fmt: skip
+            return []
+        share = round(100 * canary / fleet)
+        return [
+            Step(t, f"canary: {canary} of {fleet} new instance(s) take traffic", share, fleet, fleet, policy.bake_s),
+            Step(t + policy.bake_s, "shift the rest of the traffic", 100, fleet, fleet, policy.bake_s),
+        ]
+
+    if isinstance(policy, LinearPolicy):
+        step = policy.step.instances_of(fleet)
+        if step < 1:
+            problems.append(FieldError(
+                "rollout_policy",
+                f"a {policy.step.describe()} step of {fleet} instance(s) rounds to zero instances; "
+                f"use at least {math.ceil(100 / fleet)}% or instances: 1",
+            ))  # fmt: skip
+            return []
+        if step * 2 > fleet:
+            problems.append(FieldError(
+                "rollout_policy",
+                f"a linear step of {step} of {fleet} instance(s) is more than half the fleet (SageMaker allows 10-50%)",
+            ))  # fmt: skip
+            return []
+        steps, moved = [], 0
+        while moved < fleet:
+            moved = min(fleet, moved + step)
+            share = round(100 * moved / fleet)
+            steps.append(
+                Step(t, f"shift to {moved} of {fleet} new instance(s)", share, fleet, fleet, policy.step_wait_s)
+            )
+            t += policy.step_wait_s
+        return steps
+
+    batch = policy.batch.instances_of(fleet)
+    if batch < 1:
+        problems.append(FieldError(
+            "rollout_policy",
+            f"a {policy.batch.describe()} batch of {fleet} instance(s) rounds to zero instances; "
+            f"use at least {math.ceil(100 / fleet)}% or instances: 1",
+        ))  # fmt: skip
+        return []
+    if batch * 2 > fleet:
+        problems.append(FieldError(
+            "rollout_policy",
+            f"a rolling batch of {batch} of {fleet} instance(s) is more than half the fleet (SageMaker allows 5-50%)",
+        ))  # fmt: skip
+        return []
+    steps, replaced = [], 0
+    while replaced < fleet:
+        size = min(batch, fleet - replaced)
+        replaced += size
+        share = round(100 * replaced / fleet)
+        steps.append(
+            Step(t, f"replace a batch of {size}: {replaced} of {fleet} instance(s) new", share, replaced,
+                 fleet - replaced + size, policy.batch_wait_s)
+        )  # fmt: skip
+        t += policy.batch_wait_s + (provisioning_s if replaced < fleet else 0)
+    return steps
+
+
+# --- what the endpoint's deployment_config is compiled from -------------------------------------------
+
+
+class SizeSetting(FrozenModel):
+    type: Literal["CAPACITY_PERCENT", "INSTANCE_COUNT"]
+    value: Annotated[int, Field(ge=1, le=100)]
+
+
+class BlueGreenSettings(FrozenModel):
+    traffic_type: Literal["ALL_AT_ONCE", "CANARY", "LINEAR"]
+    wait_interval_s: WaitSeconds
+    canary_size: SizeSetting | None = None
+    linear_step_size: SizeSetting | None = None
+    max_execution_timeout_s: TimeoutSeconds
+    termination_wait_s: WaitSeconds = 0
+
+
+class RollingSettings(FrozenModel):
+    maximum_batch_size: SizeSetting
+    wait_interval_s: WaitSeconds
+    max_execution_timeout_s: TimeoutSeconds
+    rollback_maximum_batch_size: SizeSetting | None = None
+
+
+class CompiledDeployment(FrozenModel):
+    """The SageMaker DeploymentConfig for one environment: exactly one update policy, plus the alarms."""
+
+    blue_green: BlueGreenSettings | None = None
+    rolling: RollingSettings | None = None
+    alarm_names: Annotated[list[str], Field(max_length=10)] = []
+
+    @model_validator(mode="after")
+    def _one_policy(self) -> Self:
+        if (self.blue_green is None) == (self.rolling is None):
+            raise ValueError("exactly one of blue_green or rolling")
+        return self
+
+
+def _size_setting(size: Size) -> SizeSetting:
+    kind, value = size.api()
+    return SizeSetting(type=kind, value=value)  # type: ignore[arg-type]
+
+
+def compile_deployment(plan: RolloutPlan, alarm_names: list[str]) -> CompiledDeployment:
+    policy, timeout = plan.policy, plan.max_execution_timeout_s
+    if isinstance(policy, RollingPolicy):
+        return CompiledDeployment(
+            rolling=RollingSettings(
+                maximum_batch_size=_size_setting(policy.batch),
+                wait_interval_s=policy.batch_wait_s,
+                max_execution_timeout_s=timeout,
+                rollback_maximum_batch_size=_size_setting(policy.rollback_batch) if policy.rollback_batch else None,
+            ),
+            alarm_names=alarm_names,
+        )
+    if isinstance(policy, CanaryPolicy):
+        routing = {
+            "traffic_type": "CANARY",
+            "wait_interval_s": policy.bake_s,
+            "canary_size": _size_setting(policy.canary),
+        }
+    elif isinstance(policy, LinearPolicy):
+        routing = {"traffic_type": "LINEAR", "wait_interval_s": policy.step_wait_s,
+                   "linear_step_size": _size_setting(policy.step)}  # fmt: skip
+    else:
+        routing = {"traffic_type": "ALL_AT_ONCE", "wait_interval_s": policy.bake_s}
+    return CompiledDeployment(
+        blue_green=BlueGreenSettings(
+            **routing,  # type: ignore[arg-type]
+            max_execution_timeout_s=timeout,
+            termination_wait_s=policy.termination_wait_s,
+        ),
+        alarm_names=alarm_names,
+    )
