@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from tritonform.config._base import FieldError, FrozenModel
 
@@ -64,11 +64,11 @@ class Size(FrozenModel):
         return f"{self.percent}%" if self.percent is not None else f"{self.instances} instance(s)"
 
 
-def _size_within(size: Size, name: str, low: int, high: int, what: str) -> None:
+def _size_within(size: Size, low: int, high: int, what: str) -> Size:
+    """Field-level, so that it is reported together with the policy's other problems."""
     if size.percent is not None and not low <= size.percent <= high:
-        raise FieldError(
-            f"{name}.percent", f"{what} must be {low}-{high}% of the fleet (SageMaker), got {size.percent}%"
-        )
+        raise FieldError("percent", f"{what} must be {low}-{high}% of the fleet (SageMaker), got {size.percent}%")
+    return size
 
 
 class _PolicyBase(FrozenModel):
@@ -105,10 +105,10 @@ class CanaryPolicy(_PolicyBase):
     bake_s: WaitSeconds
     """Baking period after the canary step and after the full shift (WaitIntervalInSeconds, 0-3600)."""
 
-    @model_validator(mode="after")
-    def _limits(self) -> Self:
-        _size_within(self.canary, "canary", 1, 50, "a canary")
-        return self
+    @field_validator("canary")
+    @classmethod
+    def _limits(cls, size: Size) -> Size:
+        return _size_within(size, 1, 50, "a canary")
 
     def waits(self) -> list[int]:
         return [self.bake_s, self.bake_s]
@@ -124,10 +124,10 @@ class LinearPolicy(_PolicyBase):
     step_wait_s: WaitSeconds
     """Baking period after each step and after the last (WaitIntervalInSeconds, 0-3600)."""
 
-    @model_validator(mode="after")
-    def _limits(self) -> Self:
-        _size_within(self.step, "step", 10, 50, "a linear step")
-        return self
+    @field_validator("step")
+    @classmethod
+    def _limits(cls, size: Size) -> Size:
+        return _size_within(size, 10, 50, "a linear step")
 
     def steps(self, fleet: int) -> int:
         return math.ceil(fleet / max(self.step.instances_of(fleet), 1))
@@ -162,10 +162,10 @@ class RollingPolicy(_PolicyBase):
     rollback_batch: Size | None = None
     """Instances restored per batch on rollback. Default: the whole fleet at once (SageMaker's default)."""
 
-    @model_validator(mode="after")
-    def _limits(self) -> Self:
-        _size_within(self.batch, "batch", 5, 50, "a rolling batch")
-        return self
+    @field_validator("batch")
+    @classmethod
+    def _limits(cls, size: Size) -> Size:
+        return _size_within(size, 5, 50, "a rolling batch")
 
     def waits(self) -> list[int]:
         if self.batch.percent is not None:
@@ -261,20 +261,28 @@ def plan_rollout(
     warnings: list[FieldError] = []
     steps = _steps(policy, fleet, provisioning_s, problems)
 
-    bakes = [s.bake_s for s in steps]
-    waits_total = sum(bakes) + policy.termination_wait_s
-    derived = max(TIMEOUT_MIN_S, provisioning_s + waits_total)
+    # the whole timeline, provisioning included (a rolling update provisions every batch)
+    needed = (steps[-1].at_s + steps[-1].bake_s if steps else provisioning_s) + policy.termination_wait_s
+    derived = max(TIMEOUT_MIN_S, needed)
     timeout = policy.max_execution_timeout_s or derived
     if policy.max_execution_timeout_s is None and derived > TIMEOUT_TERRAFORM_MAX_S:
         problems.append(
             FieldError(
                 "rollout_policy",
-                f"the update needs {derived} s (provisioning {provisioning_s} s + waits {waits_total} s), more than "
-                f"the {TIMEOUT_TERRAFORM_MAX_S} s Terraform allows for max_execution_timeout_s; shorten the waits or "
-                "the endpoint's download/start-up timeouts",
+                f"the update needs up to {derived} s (provisioning {provisioning_s} s per fleet or batch, plus the "
+                f"waits), more than the {TIMEOUT_TERRAFORM_MAX_S} s Terraform allows for max_execution_timeout_s; "
+                "shorten the waits, use larger batches or lower the endpoint's download/start-up timeouts",
             )
         )
 
+    if policy.max_execution_timeout_s is not None and policy.max_execution_timeout_s < needed:
+        warnings.append(
+            FieldError(
+                "rollout_policy",
+                f"max_execution_timeout_s ({policy.max_execution_timeout_s} s) is shorter than the worst-case update "
+                f"({needed} s): a slow start-up makes SageMaker stop the update and roll it back",
+            )
+        )
     slowest = max(alarms, key=lambda a: a.latest_s, default=None)
     if slowest is not None:
         short = [s for s in steps if s.bake_s < slowest.latest_s]

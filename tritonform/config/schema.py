@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, TypeAdapter
 
 from tritonform.config.environment import EnvironmentConfig
 from tritonform.config.release import ReleaseConfig
+from tritonform.config.rollout import RolloutPolicy
 
-SCHEMAS: dict[str, type[BaseModel]] = {
+SCHEMAS: dict[str, type[BaseModel] | TypeAdapter[RolloutPolicy]] = {
     "environment.schema.json": EnvironmentConfig,
     "release.schema.json": ReleaseConfig,
+    "rollout-policy.schema.json": TypeAdapter(Annotated[RolloutPolicy, Field(discriminator="kind")]),
 }
 
 
-def render(model: type[BaseModel], filename: str) -> str:
-    schema = model.model_json_schema(mode="validation")
+def render(model: type[BaseModel] | TypeAdapter[RolloutPolicy], filename: str) -> str:
+    if isinstance(model, TypeAdapter):
+        schema = model.json_schema(mode="validation")
+    else:
+        schema = model.model_json_schema(mode="validation")
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"tritonform/{filename}",
