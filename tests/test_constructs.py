@@ -407,3 +407,37 @@ def test_the_matchers_themselves_can_fail(store_json: str) -> None:
         store_json, S3Bucket.TF_RESOURCE_TYPE, {"bucket": "other"}
     )
     assert not cdktf.Testing.to_have_resource(store_json, SagemakerEndpoint.TF_RESOURCE_TYPE)
+
+
+def test_deployment_policy_is_on_the_endpoint_and_does_not_rename_the_configuration() -> None:
+    from tritonform.config.rollout import BlueGreenSettings, CompiledDeployment, SizeSetting  # noqa: PLC0415
+
+    deployment = CompiledDeployment(
+        blue_green=BlueGreenSettings(
+            traffic_type="CANARY",
+            wait_interval_s=600,
+            canary_size=SizeSetting(type="INSTANCE_COUNT", value=1),
+            max_execution_timeout_s=3600,
+        ),
+        alarm_names=["embedder-prod-rollback-5xx-errors"],
+    )
+    props = endpoint_props(deployment=deployment)
+    synthesized = synth(lambda stack: TritonEndpoint(stack, "triton", props))
+
+    assert props.configuration_name() == endpoint_props().configuration_name()
+    assert cdktf.Testing.to_have_resource_with_properties(
+        synthesized,
+        SagemakerEndpoint.TF_RESOURCE_TYPE,
+        {"deployment_config": {
+            "blue_green_update_policy": {"traffic_routing_configuration": {
+                "type": "CANARY", "wait_interval_in_seconds": 600, "canary_size": {"type": "INSTANCE_COUNT", "value": 1}},
+                "maximum_execution_timeout_in_seconds": 3600},
+            "auto_rollback_configuration": {"alarms": [{"alarm_name": "embedder-prod-rollback-5xx-errors"}]}}},
+    )  # fmt: skip
+
+
+def test_compiled_deployment_holds_exactly_one_update_policy() -> None:
+    from tritonform.config.rollout import CompiledDeployment  # noqa: PLC0415
+
+    with pytest.raises(ValueError, match="exactly one of blue_green or rolling"):
+        CompiledDeployment()
