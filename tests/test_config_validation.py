@@ -164,7 +164,7 @@ def test_missing_release_file_says_how_to_attach_one(project: Path, run_cli: Cal
 RELEASE_CASES = [
     ("version id not from sha", _set("version_id", "aaaaaaaaaaaa"), "version_id", "first 12 hex digits"),
     ("key not content addressed",
-     _set("artifact.s3_uri", "s3://acme-tritonform-prod-artifacts/vector_normalizer/latest/model.tar.gz"),
+     _set("artifact.s3_uri", "s3://acme-tritonform-prod-artifacts/text_embedder/latest/model.tar.gz"),
      "artifact.s3_uri", "content-addressed"),
     ("other bucket", lambda d: d["artifact"].update(s3_uri=d["artifact"]["s3_uri"].replace("-prod-", "-dev-")),
      "artifact.s3_uri", "this environment's artifact bucket is 'acme-tritonform-prod-artifacts'"),
@@ -178,7 +178,7 @@ RELEASE_CASES = [
     ("naive timestamp", _set("attached.at", "2026-01-01T00:00:00"), "attached.at", "UTC"),
     ("short commit", _set("attached.commit", "abc123"), "attached.commit", "40-digit"),
     ("model not in repository", lambda d: d.update(model_name="resnet50", artifact={
-        **d["artifact"], "s3_uri": d["artifact"]["s3_uri"].replace("vector_normalizer", "resnet50")}),
+        **d["artifact"], "s3_uri": d["artifact"]["s3_uri"].replace("text_embedder", "resnet50")}),
      "model_name", "model_repository/resnet50/config.pbtxt does not exist"),
     ("future schema", _set("schema_version", 2), "schema_version", "Input should be 1"),
 ]  # fmt: skip

@@ -166,9 +166,7 @@ def test_bake_shorter_than_alarm_detection_is_refused_in_prod(project: Path, edi
     rendered = problems_of(project, "prod")
 
     # default 5xx/model-error alarms: (2 + 1) x 60 s + 60 s delay = 240 s; prod's latency alarm: 300 s
-    assert (
-        "a bake of 239 s is shorter than the 300 s the alarm 'vector-normalizer-prod-rollback-latency-p99'" in rendered
-    )
+    assert "a bake of 239 s is shorter than the 300 s the alarm 'text-embedder-prod-rollback-latency-p99'" in rendered
 
 
 def test_bake_that_outlasts_detection_is_accepted_in_prod(project: Path, edit: Editor) -> None:
@@ -286,8 +284,8 @@ def deployment_config_of(stack_dir: Path) -> dict[str, Any]:
     return config
 
 
-ROLLBACK = {"alarms": [{"alarm_name": "vector-normalizer-dev-rollback-5xx-errors"},
-                       {"alarm_name": "vector-normalizer-dev-rollback-model-errors"}]}  # fmt: skip
+ROLLBACK = {"alarms": [{"alarm_name": "text-embedder-dev-rollback-5xx-errors"},
+                       {"alarm_name": "text-embedder-dev-rollback-model-errors"}]}  # fmt: skip
 
 
 def test_canary_compiles_to_a_blue_green_canary(stacks_of_each_kind: dict[str, Path]) -> None:

@@ -69,6 +69,17 @@ def _parser() -> argparse.ArgumentParser:
     policy_explain = policy_commands.add_parser("explain", help="print an environment's rollout as a timeline")
     policy_explain.add_argument("--env", required=True, help="environment name")
 
+    repo = commands.add_parser("repo", help="the Triton model repository")
+    repo_commands = repo.add_subparsers(dest="repo_command", required=True, parser_class=_Parser)
+    repo_validate = repo_commands.add_parser(
+        "validate", help="prove the repository loadable: static checks, then optionally a real Triton server"
+    )
+    repo_validate.add_argument("path", nargs="?", type=Path, help="repository (default: <root>/model_repository)")
+    repo_validate.add_argument("--server", action="store_true", help="also load it into a local Triton server")
+    repo_validate.add_argument("--json", action="store_true", help="machine-readable report on stdout")
+    repo_validate.add_argument("--default-model", help="the model SageMaker serves by default (must exist)")
+    repo_validate.add_argument("--gpus", type=int, help="GPUs per instance of the endpoint (checks GPU ids)")
+
     doctor = commands.add_parser("doctor", help="check the toolchain and write Terraform's offline CLI config")
     doctor.add_argument("--quiet", action="store_true", help="print only problems")
     return parser
@@ -86,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _schema(root, args.out, args.check)
         if args.command == "doctor":
             return _doctor(root, args.quiet)
+        if args.command == "repo":
+            return _repo_validate(root, args)
         if args.command == "policy":
             return _policy_check(root, args.files) if args.policy_command == "check" else _explain(root, args.env)
     except UserError as err:
@@ -93,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `tritonform ... | head`: the reader left, which is not an error
+        sys.stderr.close()
+        return EXIT_OK
     raise AssertionError(f"unhandled command {args.command}")
 
 
@@ -198,6 +214,19 @@ def _explain(root: Path, environment: str) -> int:
     (deployment,) = load_deployments(ProjectLayout(root), [environment])
     print(explain(deployment))
     return EXIT_OK
+
+
+def _repo_validate(root: Path, args: argparse.Namespace) -> int:
+    from tritonform.triton.report import run_repo_validate  # noqa: PLC0415
+
+    path: Path = args.path or root / "model_repository"
+    if not path.exists():
+        raise UserError.single("no such directory", file=path)
+    if args.gpus is not None and not 1 <= args.gpus <= 16:
+        raise UserError.single(f"--gpus must be 1-16, got {args.gpus}")
+    return run_repo_validate(
+        path, root=root, server=args.server, as_json=args.json, default_model=args.default_model, gpus=args.gpus
+    )
 
 
 def _schema(root: Path, out: Path | None, check: bool) -> int:

@@ -16,6 +16,7 @@ class Problem:
     field: str | None
     message: str
     line: int | None = None
+    column: int | None = None
 
     def render(self, relative_to: Path | None = None) -> str:
         where = ""
@@ -27,6 +28,8 @@ class Problem:
                 except ValueError:
                     shown = self.file
             where = f"{shown}:{self.line}" if self.line else f"{shown}"
+            if self.line and self.column:
+                where += f":{self.column}"
         parts = [p for p in (where, self.field) if p]
         prefix = ": ".join(parts)
         return f"{prefix}: {self.message}" if prefix else self.message

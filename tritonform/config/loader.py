@@ -350,6 +350,20 @@ def _cross_check(
     model_dir = layout.model_repository / release.model_name
     if not (model_dir / "config.pbtxt").is_file():
         problem("model_name", f"model_repository/{release.model_name}/config.pbtxt does not exist")
+        return problems
+    # The repository this release serves must be one Triton would load: never synthesize a stack for it.
+    from tritonform.triton.validate import validate_repository  # noqa: PLC0415  (pulls in protobuf)
+
+    report = validate_repository(
+        layout.model_repository, default_model=release.model_name, gpus_per_instance=environment.endpoint.instance.gpus
+    )
+    if report.problems:
+        problem(
+            "model_name",
+            f"model_repository/ is not loadable by Triton ({len(report.problems)} problem(s) below; "
+            "details: tritonform repo validate)",
+        )
+        problems.extend(report.problems)
     return problems
 
 
