@@ -139,6 +139,7 @@ def triton_server(
         "--pinned-memory-pool-byte-size=0",
         "--cuda-memory-pool-byte-size=0:0",
         "--log-verbose=0",
+        "--exit-timeout-secs=5",
     ]  # fmt: skip
     log = log_path.open("wb")
     process = subprocess.Popen(
@@ -159,6 +160,7 @@ def triton_server(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"tritonserver was not live within {start_timeout_s} s:\n{server.log_tail()}")
             time.sleep(0.2)
+        client.close()  # an open connection holds Triton's shutdown until its exit timeout
         yield server
     finally:
         server.stop()
@@ -319,6 +321,7 @@ def check_with_server(report: RepositoryReport) -> ServerResult:
                     result.loaded.append(name)
                 except InferenceServerException as err:
                     result.failed[name] = str(err.message())
+            client.close()
             for name in result.loaded:
                 _smoke(server, report.models[name], result)
     result.ok = not result.failed and not result.smoke_failures

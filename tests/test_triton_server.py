@@ -1,0 +1,113 @@
+"""The real-server path: the repository loaded into tritonserver on loopback, smoke requests over HTTP and
+gRPC, Triton's own error text for a model that fails to load, a wrong answer caught, and the server always
+stopped. Every server here is started by the code under test on free 127.0.0.1 ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT, CliRun
+from tests.test_triton_repository import BASE, build
+from tritonform.triton.server import check_with_server, triton_server
+from tritonform.triton.validate import validate_repository
+
+
+def example_copy(tmp_path: Path) -> Path:
+    destination = tmp_path / "repo"
+    shutil.copytree(REPO_ROOT / "model_repository", destination, ignore=shutil.ignore_patterns("__pycache__"))
+    return destination
+
+
+def test_example_loads_and_answers_over_http_and_grpc() -> None:
+    report = validate_repository(REPO_ROOT / "model_repository", default_model="text_embedder", gpus_per_instance=1)
+
+    result = check_with_server(report)
+
+    assert result.ok, result.lines()
+    assert sorted(result.loaded) == ["text_embedder", "text_preprocessor", "vector_normalizer"]
+    assert result.smoke_passed == 2 * 4  # four declared requests, each over both protocols
+    assert result.smoke_failures == []
+    assert result.overrides == ["vector_normalizer: 1 KIND_GPU instance group(s) run as KIND_CPU on this machine"]
+    assert set(result.latency_ms) == {
+        f"{m} [{p}]" for m in ("text_embedder", "vector_normalizer") for p in ("http", "grpc")
+    }
+    assert all(0 < stats["p50"] <= stats["p99"] for stats in result.latency_ms.values())
+
+
+def test_a_model_that_fails_to_load_reports_tritons_error(tmp_path: Path) -> None:
+    repository = build(tmp_path / "repo", {
+        "broken/config.pbtxt": 'backend: "python"\nmax_batch_size: 0\ninput [ { name: "x" data_type: TYPE_FP32 dims: [ 1 ] } ]\n'
+                               'output [ { name: "y" data_type: TYPE_FP32 dims: [ 1 ] } ]\n',
+        "broken/1/model.py": "import not_a_module_anywhere\n",
+    })  # fmt: skip
+    report = validate_repository(repository)
+    assert report.valid  # statically fine: only loading shows it
+
+    result = check_with_server(report)
+
+    assert not result.ok
+    assert "No module named 'not_a_module_anywhere'" in result.failed["broken"]
+    assert result.loaded == []
+
+
+def test_a_wrong_smoke_answer_fails_over_both_protocols(tmp_path: Path) -> None:
+    repository = example_copy(tmp_path)
+    smoke = repository / "vector_normalizer" / "smoke.yaml"
+    smoke.write_text(smoke.read_text().replace("data: [0.6, 0.8, 0.0]", "data: [0.5, 0.8, 0.0]"))
+
+    result = check_with_server(validate_repository(repository, default_model="text_embedder"))
+
+    assert not result.ok
+    failures = [f for f in result.smoke_failures if "3-4-5 triangle" in f]
+    assert len(failures) == 2
+    assert {"[http]", "[grpc]"} == {f.split()[1] for f in failures}
+    assert all("output 'NORMALIZED': value [0] is 0.6" in f and "expected 0.5" in f for f in failures)
+
+
+def test_models_the_local_server_cannot_run_are_reported_static_only(tmp_path: Path) -> None:
+    report = validate_repository(build(tmp_path / "repo", dict(BASE)), default_model="pipe")
+    assert report.valid
+
+    result = check_with_server(report)
+
+    assert result.loaded == ["pre"]
+    assert result.static_only == {
+        "net": "the local server has no onnxruntime backend",
+        "pipe": "it needs net",
+    }
+    assert result.checked == {"pre": "loaded", "net": "static only", "pipe": "static only"}
+
+
+def test_the_server_binds_loopback_and_is_always_stopped(tmp_path: Path) -> None:
+    repository = tmp_path / "empty"
+    repository.mkdir()
+
+    with pytest.raises(RuntimeError, match="boom"), triton_server(repository, tmp_path / "log") as server:
+        pid = server.process.pid
+        assert server.http_url.startswith("127.0.0.1:") and server.grpc_url.startswith("127.0.0.1:")
+        raise RuntimeError("boom")
+
+    assert server.process.poll() is not None
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, signal.SIG_DFL)
+
+
+def test_cli_server_check_reports_loaded_models(run_cli: Callable[..., CliRun]) -> None:
+    result = run_cli(
+        "--root", str(REPO_ROOT), "repo", "validate", "--server", "--json", "--default-model", "text_embedder"
+    )
+
+    document = json.loads(result.out)
+    assert result.code == 0, result.out
+    assert document["valid"] is True
+    assert {name: model["checked"] for name, model in document["models"].items()} == {
+        "text_embedder": "loaded", "text_preprocessor": "loaded", "vector_normalizer": "loaded"
+    }  # fmt: skip
+    assert document["server"]["smoke_passed"] == 8
