@@ -8,14 +8,15 @@ import json
 import os
 import shutil
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO_ROOT, CliRun
 from tests.test_triton_repository import BASE, build
-from tritonform.triton.server import check_with_server, triton_server
+from tritonform.triton.server import RunningServer, check_with_server, infer, triton_server
+from tritonform.triton.smoke import ExpectedTensor, SmokeRequest, TensorValue
 from tritonform.triton.validate import validate_repository
 
 
@@ -111,3 +112,42 @@ def test_cli_server_check_reports_loaded_models(run_cli: Callable[..., CliRun]) 
         "text_embedder": "loaded", "text_preprocessor": "loaded", "vector_normalizer": "loaded"
     }  # fmt: skip
     assert document["server"]["smoke_passed"] == 8
+
+
+@pytest.fixture(scope="module")
+def example_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """The example repository's local copy, served by a tritonserver this fixture starts and always stops."""
+    from tritonform.triton.server import ServerResult, _local_copy  # noqa: PLC0415
+
+    scratch = tmp_path_factory.mktemp("served")
+    report = validate_repository(REPO_ROOT / "model_repository", default_model="text_embedder")
+    runnable = _local_copy(report, scratch, ServerResult())
+    with triton_server(scratch, scratch.parent / "tritonserver.log") as server:
+        from tritonclient import http  # noqa: PLC0415
+
+        client = http.InferenceServerClient(server.http_url)
+        for name in runnable:
+            client.load_model(name)
+        client.close()
+        yield server
+    assert server.process.poll() is not None
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_the_ensemble_embeds_text_over_each_protocol(example_server: RunningServer, protocol: str) -> None:
+    request = SmokeRequest(
+        name="two texts",
+        inputs={
+            "TEXT": TensorValue(datatype="BYTES", shape=[2, 1], data=["Triton on SageMaker", "triton ON sagemaker"])
+        },
+        expect={"EMBEDDING": ExpectedTensor(datatype="FP32", shape=[2, 64])},
+    )
+    url = example_server.http_url if protocol == "http" else example_server.grpc_url
+
+    datatype, shape, values = infer(protocol, url, "text_embedder", request)["EMBEDDING"]
+
+    assert (datatype, shape) == ("FP32", [2, 64])
+    first, second = values[:64], values[64:]
+    assert first == second  # the preprocessing lower-cases: both texts are the same bag of words
+    assert abs(sum(float(v) ** 2 for v in first) - 1.0) < 1e-5  # unit length
+    assert sum(1 for v in first if v) == 3  # three distinct words, three buckets (no collision for these)
