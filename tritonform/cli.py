@@ -80,6 +80,27 @@ def _parser() -> argparse.ArgumentParser:
     repo_validate.add_argument("--default-model", help="the model SageMaker serves by default (must exist)")
     repo_validate.add_argument("--gpus", type=int, help="GPUs per instance of the endpoint (checks GPU ids)")
 
+    release = commands.add_parser("release", help="package, publish and attach model versions")
+    release_commands = release.add_subparsers(dest="release_command", required=True, parser_class=_Parser)
+    package = release_commands.add_parser("package", help="write a reproducible model.tar.gz and its manifest")
+    package.add_argument("repository", nargs="?", type=Path, help="default: <root>/model_repository")
+    package.add_argument("--out", type=Path, required=True, help="directory for model.tar.gz and manifest.json")
+    package.add_argument("--default-model", help="the model SageMaker serves by default (must exist)")
+    package.add_argument("--compression", choices=["fast", "best"], default="fast", help="gzip effort (default fast)")
+
+    publish = release_commands.add_parser("publish", help="upload a package to an environment's artifact bucket")
+    publish.add_argument("package", type=Path, help="directory written by `release package`")
+    publish.add_argument("--env", required=True, help="environment whose artifact bucket receives it")
+    publish.add_argument("--register", action="store_true", help="also register a SageMaker model package")
+    publish.add_argument("--quiet", action="store_true", help="no progress bar")
+    attach = release_commands.add_parser("attach", help="pin a published version to an environment")
+    attach.add_argument("version", help="version id (12 hex digits) or sha256")
+    attach.add_argument("--env", required=True, help="environment")
+    attach.add_argument("--reason", default="release", help="why (recorded in the history)")
+    attach.add_argument("--actor", default=None, help="who (default: TRITONFORM_ACTOR, then the user name)")
+    attach.add_argument("--model", default=None, help="model name (default: the environment's current one)")
+    attach.add_argument("--triton-version", default=None, help="Triton image version (default: the current one)")
+
     doctor = commands.add_parser("doctor", help="check the toolchain and write Terraform's offline CLI config")
     doctor.add_argument("--quiet", action="store_true", help="print only problems")
     return parser
@@ -97,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _schema(root, args.out, args.check)
         if args.command == "doctor":
             return _doctor(root, args.quiet)
+        if args.command == "release":
+            return _release(root, args)
         if args.command == "repo":
             return _repo_validate(root, args)
         if args.command == "policy":
@@ -227,6 +250,81 @@ def _repo_validate(root: Path, args: argparse.Namespace) -> int:
     return run_repo_validate(
         path, root=root, server=args.server, as_json=args.json, default_model=args.default_model, gpus=args.gpus
     )
+
+
+def _actor(given: str | None) -> str:
+    import getpass  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    return given or os.environ.get("TRITONFORM_ACTOR") or getpass.getuser()
+
+
+def _release(root: Path, args: argparse.Namespace) -> int:
+    if args.release_command == "publish":
+        return _publish(root, args)
+    if args.release_command == "attach":
+        return _attach(root, args)
+    return _package(root, args)
+
+
+def _publish(root: Path, args: argparse.Namespace) -> int:
+    from tritonform.config.loader import load_environment  # noqa: PLC0415
+    from tritonform.release.attach import current_release, resolve_image  # noqa: PLC0415
+    from tritonform.release.publish import publish  # noqa: PLC0415
+
+    layout = ProjectLayout(root)
+    environment = load_environment(layout, args.env)
+    image = None
+    if args.register:
+        current = current_release(layout, args.env)
+        version = current.triton_image.version if current else "24.09"
+        image = resolve_image(environment.region, version, environment.endpoint.instance_type)
+    result = publish(
+        args.package, bucket=environment.artifacts.bucket, region=environment.region, register=args.register,
+        image_uri=image, quiet=args.quiet,
+    )  # fmt: skip
+    print(f"{'published' if result.uploaded else 'already published (same sha256), left as it is'}: {result.s3_uri}")
+    print(f"  sha256   {result.sha256} (verified: size, digest and S3 SHA-256 checksum)")
+    if result.model_package_arn:
+        print(f"  package  {result.model_package_arn} (PendingManualApproval)")
+    return EXIT_OK
+
+
+def _attach(root: Path, args: argparse.Namespace) -> int:
+    from tritonform.release.attach import attach  # noqa: PLC0415
+
+    result = attach(
+        ProjectLayout(root), args.env, args.version, actor=_actor(args.actor), reason=args.reason,
+        model_name=args.model, triton_version=args.triton_version,
+    )  # fmt: skip
+    before = result.previous.version_id if result.previous else "nothing"
+    print(f"{args.env}: {before} -> {result.release.version_id} ({result.release.model_name})")
+    print(f"  wrote    environments/releases/{args.env}.yaml and a record in environments/history/{args.env}.jsonl")
+    print(f"  image    {result.release.triton_image.uri}")
+    print("  next     open a pull request with these two files; the plan review shows the rollout")
+    return EXIT_OK
+
+
+def _package(root: Path, args: argparse.Namespace) -> int:
+    from tritonform.release import package as packaging  # noqa: PLC0415
+    from tritonform.release.git import source_commit  # noqa: PLC0415
+
+    repository: Path = args.repository or root / "model_repository"
+    if not repository.is_dir():
+        raise UserError.single("no such directory", file=repository)
+    manifest = packaging.package(
+        repository,
+        args.out,
+        default_model=args.default_model,
+        source_commit=source_commit(repository),
+        compression=args.compression,
+    )
+    print(f"packaged {len(manifest.files)} file(s) into {args.out / packaging.ARTIFACT}")
+    print(f"  version  {manifest.version_id}")
+    print(f"  sha256   {manifest.sha256}")
+    print(f"  size     {manifest.size_bytes} bytes")
+    print(f"  commit   {manifest.source_commit or 'unknown (not a git checkout)'}")
+    return EXIT_OK
 
 
 def _schema(root: Path, out: Path | None, check: bool) -> int:

@@ -1,0 +1,227 @@
+"""`tritonform release attach`: pin a published version to an environment, with an audit record.
+
+The environment's release file is replaced atomically (written beside it, then renamed) and a record is
+appended to environments/history/<env>.jsonl: time, actor, commit, from -> to, reason. One command at a
+time may change an environment: a second one fails at once, naming the holder, and writes nothing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tritonform.config import ProjectLayout
+from tritonform.config.environment import EnvironmentConfig
+from tritonform.config.loader import load_environment, parse_model
+from tritonform.config.release import ReleaseConfig, artifact_key, version_id_for
+from tritonform.errors import UserError
+from tritonform.release import aws
+from tritonform.release.git import source_commit
+from tritonform.release.publish import verify_object
+
+_VERSION = re.compile(r"^[0-9a-f]{12}([0-9a-f]{52})?$")
+
+
+def history_file(layout: ProjectLayout, env: str) -> Path:
+    return layout.environments_dir / "history" / f"{env}.jsonl"
+
+
+@contextmanager
+def environment_lock(layout: ProjectLayout, env: str) -> Iterator[None]:
+    """Exclusive, non-blocking: a concurrent change to the same environment fails instead of interleaving."""
+    directory = layout.root / ".tritonform" / "locks"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{env}.lock"
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise UserError.single(
+                f"environment {env!r} is being changed by {holder}; nothing was written, try again when it is done"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def append_history(path: Path, record: dict[str, Any]) -> None:
+    """One JSON line, written with a single O_APPEND write and fsynced: records are never interleaved."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(record, sort_keys=True) + "\n").encode()
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(descriptor, line)
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def read_history(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise UserError.single(f"line {number} is not JSON: the history is damaged", file=path) from None
+    return records
+
+
+def current_release(layout: ProjectLayout, env: str) -> ReleaseConfig | None:
+    path = layout.release_file(env)
+    return parse_model(ReleaseConfig, path) if path.is_file() else None
+
+
+def resolve_image(region: str, triton_version: str, instance_type: str) -> str:
+    """The Triton image for the environment, as the sagemaker SDK resolves it."""
+    from sagemaker.core import image_uris  # noqa: PLC0415  (about 2 s to import: only here)
+
+    try:
+        return str(
+            image_uris.retrieve(
+                framework="sagemaker-tritonserver", region=region, version=triton_version, instance_type=instance_type
+            )
+        )
+    except ValueError as err:
+        raise UserError.single(f"no SageMaker Triton image {triton_version} for {region}: {err}") from None
+
+
+def find_published(s3: Any, bucket: str, model_name: str, version: str) -> tuple[str, int]:
+    """(sha256, size) of the published object a version id or sha256 names."""
+    prefix = f"{model_name}/{version}"
+    listed = aws.call(
+        f"look for {model_name} {version} in s3://{bucket}",
+        lambda: s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []),
+    )
+    matches = [o for o in listed if o["Key"].endswith("/model.tar.gz") and o["Key"].count("/") == 2]
+    if not matches:
+        raise UserError.single(
+            f"version {version} of {model_name} is not published in s3://{bucket}: run tritonform release publish"
+        )
+    if len(matches) > 1:
+        raise UserError.single(f"version {version} is ambiguous in s3://{bucket}: give the full sha256")
+    key = matches[0]["Key"]
+    return key.split("/")[1], int(matches[0]["Size"])
+
+
+@dataclass(frozen=True)
+class AttachResult:
+    environment: str
+    previous: ReleaseConfig | None
+    release: ReleaseConfig
+
+
+def attach(
+    layout: ProjectLayout,
+    env_name: str,
+    version: str,
+    *,
+    actor: str,
+    reason: str,
+    model_name: str | None = None,
+    triton_version: str | None = None,
+    action: str = "attach",
+) -> AttachResult:
+    if not _VERSION.match(version):
+        raise UserError.single(f"{version!r} is not a version: 12 hex digits (version id) or a full sha256")
+    with environment_lock(layout, env_name):  # held from reading the current release to writing the new one
+        return _attach_locked(layout, env_name, version, actor=actor, reason=reason, model_name=model_name,
+                              triton_version=triton_version, action=action)  # fmt: skip
+
+
+def _attach_locked(
+    layout: ProjectLayout,
+    env_name: str,
+    version: str,
+    *,
+    actor: str,
+    reason: str,
+    model_name: str | None,
+    triton_version: str | None,
+    action: str,
+) -> AttachResult:
+    environment: EnvironmentConfig = load_environment(layout, env_name)
+    previous = current_release(layout, env_name)
+    model = model_name or (previous.model_name if previous else None)
+    image_version = triton_version or (previous.triton_image.version if previous else None)
+    if model is None or image_version is None:
+        raise UserError.single(f"environment {env_name!r} has no release yet: give --model and --triton-version")
+    bucket = environment.artifacts.bucket
+    s3 = aws.client("s3", environment.region)
+    sha256, size = find_published(s3, bucket, model, version)
+    key = artifact_key(model, sha256)
+    aws.call(
+        f"verify s3://{bucket}/{key}", lambda: verify_object(s3, bucket, key, sha256=sha256, size=size, artifact=None)
+    )
+    image = resolve_image(environment.region, image_version, environment.endpoint.instance_type)
+    commit = source_commit(layout.root)
+    release = ReleaseConfig.model_validate(
+        {
+            "model_name": model,
+            "version_id": version_id_for(sha256),
+            "artifact": {"s3_uri": f"s3://{bucket}/{key}", "sha256": sha256, "size_bytes": size},
+            "triton_image": {"version": image_version, "uri": image},
+            "attached": {
+                "by": actor,
+                "at": datetime.now(UTC).replace(microsecond=0),
+                "commit": commit or "0" * 40,
+                "reason": reason,
+            },
+        }
+    )
+    document = release.model_dump(mode="json")
+    document["attached"]["at"] = release.attached.at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = (
+        "# yaml-language-server: $schema=../../schemas/release.schema.json\n"
+        f"# Written by `tritonform release {action}`; history: environments/history/{env_name}.jsonl\n"
+        + yaml.safe_dump(document, sort_keys=False)
+    )
+    record = {
+        "at": document["attached"]["at"],
+        "action": action,
+        "environment": env_name,
+        "actor": actor,
+        "commit": commit,
+        "reason": reason,
+        "from": {"version_id": previous.version_id, "sha256": previous.artifact.sha256} if previous else None,
+        "to": {"version_id": release.version_id, "sha256": sha256, "image": image},
+    }
+    write_atomically(layout.release_file(env_name), text)
+    append_history(history_file(layout, env_name), record)
+    return AttachResult(env_name, previous, release)

@@ -1,0 +1,279 @@
+"""`tritonform release package`: a model repository as a byte-for-byte reproducible model.tar.gz.
+
+The layout is what SageMaker's Triton container expects: the model directories at the root of the archive.
+The bytes depend only on the repository's content: entries are sorted, every header is normalised (owner
+root, mtime 0, mode 0644 or 0755), and the gzip header carries no name and no time, so the same
+repository gives the same sha256 whatever the file times, umask, owner or machine. Files are streamed in
+fixed-size chunks: memory stays constant however large the weights are.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import json
+import os
+import stat
+import tarfile
+import tempfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from tritonform import __version__
+from tritonform.config.release import version_id_for
+from tritonform.errors import Problem, UserError
+from tritonform.triton.validate import validate_repository
+
+CHUNK = 1 << 20
+ARTIFACT = "model.tar.gz"
+MANIFEST = "manifest.json"
+Compression = Literal["fast", "best"]
+LEVELS: dict[str, int] = {"fast": 1, "best": 9}  # weights barely compress: "fast" is the default
+SKIPPED_NAMES = {"__pycache__", ".git", ".DS_Store"}
+
+
+@dataclass(frozen=True)
+class PackedFile:
+    path: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    version_id: str
+    sha256: str
+    size_bytes: int
+    default_model: str | None
+    files: list[PackedFile]
+    config_digests: dict[str, str]
+    source_commit: str | None
+    tool_version: str = __version__
+    compression: str = "fast"
+    format: str = "tar (pax) + gzip; entries sorted, owner 0:0, mtime 0, modes 0644/0755"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            data["files"] = [PackedFile(**f) for f in data["files"]]
+            return cls(**data)
+        except (OSError, ValueError, TypeError, KeyError) as err:
+            raise UserError.single(f"not a tritonform manifest: {err}", file=path) from None
+
+
+class ParallelGzipWriter:
+    """A gzip stream compressed in independent 4 MiB chunks on every core, byte-identical run to run.
+
+    Each chunk is raw deflate ended by a sync flush (byte-aligned, not final), so the chunks concatenate
+    into one valid deflate stream inside a single gzip member. Chunk boundaries depend only on the byte
+    count, so the output does not depend on thread timing. The fast path: a chunk whose first 64 KiB does
+    not shrink by 3% at level 1 (trained weights, already-compressed files) is stored, not compressed,
+    which runs at memory speed. At most 2 chunks per core are in flight: memory stays bounded.
+    """
+
+    CHUNK_BYTES = 4 << 20
+    SAMPLE_BYTES = 64 << 10
+    STORE_ABOVE_RATIO = 0.97
+
+    def __init__(self, target: BinaryIO, level: int) -> None:
+        self.target = target
+        self.level = level
+        self.crc = 0
+        self.size = 0
+        self.buffer = bytearray()
+        self.workers = max(os.cpu_count() or 1, 1)
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.workers)
+        self.pending: list[concurrent.futures.Future[bytes]] = []
+        # gzip header: deflate, no flags, mtime 0, no extra flags, OS unknown (255): no name, no time
+        target.write(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff")
+
+    def _compress(self, chunk: bytes, final: bool) -> bytes:
+        level = self.level
+        sample = chunk[: self.SAMPLE_BYTES]
+        if sample and len(zlib.compress(sample, 1)) > self.STORE_ABOVE_RATIO * len(sample):
+            level = 0
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 9)
+        return compressor.compress(chunk) + compressor.flush(zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH)
+
+    def _drain(self, keep: int) -> None:
+        while len(self.pending) > keep:
+            self.target.write(self.pending.pop(0).result())
+
+    def _submit(self, chunk: bytes, final: bool) -> None:
+        self.crc = zlib.crc32(chunk, self.crc)
+        self.pending.append(self.pool.submit(self._compress, chunk, final))
+        self._drain(2 * self.workers)
+
+    def write(self, data: bytes) -> int:
+        self.buffer += data
+        self.size += len(data)
+        while len(self.buffer) > self.CHUNK_BYTES:
+            chunk = bytes(self.buffer[: self.CHUNK_BYTES])
+            del self.buffer[: self.CHUNK_BYTES]
+            self._submit(chunk, final=False)
+        return len(data)
+
+    def close(self) -> None:
+        self._submit(bytes(self.buffer), final=True)
+        self.buffer.clear()
+        self._drain(0)
+        self.pool.shutdown()
+        self.target.write(self.crc.to_bytes(4, "little") + (self.size & 0xFFFFFFFF).to_bytes(4, "little"))
+
+    def abort(self) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+
+class _HashingWriter:
+    """A write-only file that hashes and counts what passes through it."""
+
+    def __init__(self, target: BinaryIO) -> None:
+        self.target = target
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return self.target.write(data)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
+def _entries(repository: Path) -> Iterator[tuple[str, Path]]:
+    """(archive name, path) for every directory and file to pack, sorted; refuses what must not ship."""
+    root = repository.resolve()
+    stack = [root]
+    found: list[tuple[str, Path]] = []
+    problems: list[Problem] = []
+    while stack:
+        directory = stack.pop()
+        for entry in directory.iterdir():
+            if entry.name in SKIPPED_NAMES or entry.name.startswith(".") or entry.suffix == ".pyc":
+                continue
+            relative = entry.relative_to(root).as_posix()
+            mode = entry.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                target = entry.resolve()
+                if not target.is_relative_to(root):
+                    problems.append(Problem(entry, None, f"symbolic link to {target}, outside the repository"))
+                    continue
+                mode = target.stat().st_mode
+            if stat.S_ISDIR(mode):
+                found.append((relative, entry))
+                if not entry.is_symlink():
+                    stack.append(entry)
+            elif stat.S_ISREG(mode):
+                found.append((relative, entry))
+            else:
+                problems.append(Problem(entry, None, "not a regular file or directory (device, socket or pipe)"))
+    if problems:
+        raise UserError(problems)
+    yield from sorted(found)
+
+
+def _tarinfo(name: str, path: Path) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.mtime = 0
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    if path.is_dir():
+        info.type = tarfile.DIRTYPE
+        info.mode = 0o755
+    else:
+        info.type = tarfile.REGTYPE
+        info.size = path.stat().st_size
+        info.mode = 0o755 if path.stat().st_mode & stat.S_IXUSR else 0o644
+    return info
+
+
+def write_archive(repository: Path, destination: BinaryIO, compression: Compression) -> list[PackedFile]:
+    """Stream the repository as tar+gzip into `destination`; return the files with their sha256."""
+    packed: list[PackedFile] = []
+    gz = ParallelGzipWriter(destination, LEVELS[compression])
+    try:
+        written = 0
+        for name, path in _entries(repository):
+            info = _tarinfo(name + ("/" if path.is_dir() else ""), path)
+            header = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+            gz.write(header)
+            written += len(header)
+            if info.isdir():
+                continue
+            digest, size = hashlib.sha256(), 0
+            with path.open("rb") as source:
+                while chunk := source.read(CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    gz.write(chunk)
+            if size != info.size:
+                raise UserError.single(f"changed while being packaged ({info.size} -> {size} bytes)", file=path)
+            padding = -size % tarfile.BLOCKSIZE
+            gz.write(b"\0" * padding)
+            written += size + padding
+            packed.append(PackedFile(name, digest.hexdigest(), size))
+        end = 2 * tarfile.BLOCKSIZE
+        end += -(written + end) % tarfile.RECORDSIZE
+        gz.write(b"\0" * end)
+    except BaseException:
+        gz.abort()
+        raise
+    gz.close()
+    return packed
+
+
+def package(
+    repository: Path,
+    out_dir: Path,
+    *,
+    default_model: str | None = None,
+    source_commit: str | None = None,
+    compression: Compression = "fast",
+) -> Manifest:
+    """Validate, then write out_dir/model.tar.gz and out_dir/manifest.json (both or neither)."""
+    report = validate_repository(repository, default_model=default_model)
+    if report.problems:
+        raise UserError(
+            [*report.problems, Problem(repository, None, "not packaged: the repository would not load in Triton")],
+            exit_code=1,
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    artifact_tmp = tempfile.NamedTemporaryFile(dir=out_dir, prefix=".model.", suffix=".tmp", delete=False)  # noqa: SIM115
+    manifest_tmp = out_dir / f".manifest.{os.getpid()}.tmp"
+    try:
+        with artifact_tmp:
+            writer = _HashingWriter(artifact_tmp)  # type: ignore[arg-type]
+            files = write_archive(repository, writer, compression)  # type: ignore[arg-type]
+            artifact_tmp.flush()
+            os.fsync(artifact_tmp.fileno())
+        sha256 = writer.digest.hexdigest()
+        manifest = Manifest(
+            version_id=version_id_for(sha256),
+            sha256=sha256,
+            size_bytes=writer.size,
+            default_model=default_model,
+            files=files,
+            config_digests={
+                name: hashlib.sha256(model.config_path.read_bytes()).hexdigest()
+                for name, model in sorted(report.models.items())
+            },
+            source_commit=source_commit,
+            compression=compression,
+        )
+        manifest_tmp.write_text(manifest.to_json(), encoding="utf-8")
+        Path(artifact_tmp.name).replace(out_dir / ARTIFACT)
+        manifest_tmp.replace(out_dir / MANIFEST)
+    except BaseException:
+        Path(artifact_tmp.name).unlink(missing_ok=True)
+        manifest_tmp.unlink(missing_ok=True)
+        raise
+    return manifest
