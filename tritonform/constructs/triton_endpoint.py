@@ -8,14 +8,10 @@ destroys the old one, and SageMaker moves the endpoint over with a blue/green up
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
-from typing import Annotated, Literal
 
 from cdktf import ITerraformDependable, TerraformResourceLifecycle
 from constructs import Construct
-from pydantic import Field
 
 from tritonform.config.rollout import CompiledDeployment
 from tritonform.constructs._aws import (
@@ -39,115 +35,9 @@ from tritonform.constructs._aws import (
     SagemakerModelPrimaryContainer,
     SagemakerModelVpcConfig,
 )
-from tritonform.constructs._props import Props, Tags
+from tritonform.constructs.endpoint_props import DataCaptureProps, TritonEndpointProps
 
-SETTINGS_DIGEST_LENGTH = 8
-
-
-class DataCaptureProps(Props):
-    destination_s3_uri: str
-    """s3://<bucket>/<prefix> the captured requests go to."""
-
-    sampling_percent: Annotated[int, Field(ge=1, le=100)] = 10
-    """Share of requests captured. Default 10."""
-
-    modes: Annotated[list[Literal["Input", "Output"]], Field(min_length=1, max_length=2)] = [
-        "Input",
-        "Output",
-    ]
-    """What is captured. Default both."""
-
-    kms_key_arn: str
-    """Key the captured objects are encrypted with (a token is fine)."""
-
-
-class TritonEndpointProps(Props):
-    endpoint_name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,35}[a-zA-Z0-9])?$")]
-    """SageMaker endpoint name, at most 37 characters so that derived names fit in 63."""
-
-    variant_name: Annotated[str, Field(min_length=1, max_length=63)] = "AllTraffic"
-    """Production variant; kept across versions (blue/green needs the same name). Default AllTraffic."""
-
-    model_name: Annotated[str, Field(min_length=1, max_length=63)]
-    """Triton model served by default: SAGEMAKER_TRITON_DEFAULT_MODEL_NAME."""
-
-    version_id: Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")]
-    """Release version id (first 12 hex digits of the artifact's sha256)."""
-
-    artifact_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-    """sha256 of model.tar.gz, recorded as a tag for audits."""
-
-    artifact_s3_uri: Annotated[str, Field(pattern=r"^s3://\S+/model\.tar\.gz$")]
-    """The packaged model repository."""
-
-    image_uri: Annotated[str, Field(min_length=1)]
-    """Pinned SageMaker Triton image."""
-
-    execution_role_arn: str
-    """Role SageMaker runs the container with (a token is fine)."""
-
-    instance_type: Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[0-9]*x?large$")]
-    """GPU instance type (validated against the GPU catalogue in the config layer)."""
-
-    initial_instance_count: Annotated[int, Field(ge=1, le=100)] = 1
-    """Instances each new configuration starts with. Default 1."""
-
-    volume_size_gb: Annotated[int, Field(ge=1, le=512)] | None = None
-    """EBS volume per instance; None for instance types with local NVMe. Default None."""
-
-    volume_kms_key_arn: str | None = None
-    """Key for the EBS volume; None for instance types with local NVMe (SageMaker refuses it). Default None."""
-
-    model_data_download_timeout_s: Annotated[int, Field(ge=60, le=3600)] = 1200
-    """Default 1200."""
-
-    container_startup_health_check_timeout_s: Annotated[int, Field(ge=60, le=3600)] = 600
-    """Default 600."""
-
-    network_isolation: bool = True
-    """No outbound network from the container. Default true."""
-
-    subnet_ids: list[str] = []
-    """VPC subnets. Default none."""
-
-    security_group_ids: list[str] = []
-    """VPC security groups. Default none."""
-
-    data_capture: DataCaptureProps | None = None
-    """Default: no capture."""
-
-    tags: Tags = {}
-    """Extra tags on the model and configuration (provider default tags apply as well). Default none."""
-
-    deployment: CompiledDeployment | None = None
-    """How SageMaker moves traffic to a new configuration and which alarms roll it back. Default None:
-    SageMaker's own default (blue/green, all at once, no automatic rollback)."""
-
-    def container_environment(self) -> dict[str, str]:
-        return {
-            "SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": self.model_name,
-            # /ping reports ready only once Triton has loaded the models, so a traffic shift never reaches
-            # an instance that is still loading (or failed to load) them.
-            "SAGEMAKER_TRITON_PING_MODE": "ready",
-        }
-
-    def settings_digest(self) -> str:
-        """Digest of everything that decides what the configuration runs, apart from the version id.
-
-        Tokens (role and key ARNs) are left out: they are placeholders, and they name resources of this
-        same stack. Everything here is plain data from the config layer.
-        """
-        settings = self.model_dump(
-            exclude={"execution_role_arn", "volume_kms_key_arn", "tags", "endpoint_name", "version_id", "deployment"},
-        )
-        if settings.get("data_capture"):
-            settings["data_capture"].pop("kms_key_arn", None)
-        settings["container_environment"] = self.container_environment()
-        canonical = json.dumps(settings, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:SETTINGS_DIGEST_LENGTH]
-
-    def configuration_name(self) -> str:
-        return f"{self.endpoint_name}-{self.version_id}-{self.settings_digest()}"
+__all__ = ["DataCaptureProps", "TritonEndpoint", "TritonEndpointProps"]
 
 
 class TritonEndpoint(Construct):

@@ -12,7 +12,6 @@ from tritonform.config.rollout import CompiledDeployment
 from tritonform.config.triton_images import parse_image_uri
 from tritonform.constructs import (
     ArtifactStoreProps,
-    DataCaptureProps,
     EndpointAutoscaling,
     EndpointAutoscalingProps,
     ExecutionRole,
@@ -22,11 +21,11 @@ from tritonform.constructs import (
     RollbackAlarmsProps,
     StateBackendProps,
     TritonEndpoint,
-    TritonEndpointProps,
     configure_state_backend,
 )
 from tritonform.constructs._aws import AwsProvider, AwsProviderDefaultTags
 from tritonform.constructs._props import Props
+from tritonform.constructs.endpoint_props import endpoint_props_for
 
 
 class ServingStackProps(Props):
@@ -119,36 +118,14 @@ class ServingStack(TerraformStack):
                 endpoint_name=env.endpoint.name, variant_name=env.endpoint.variant_name, alarms=env.rollback_alarms
             ),
         )
-        ebs_volume = not env.endpoint.instance.local_nvme
         self.endpoint = TritonEndpoint(
             self,
             "triton",
-            TritonEndpointProps(
-                endpoint_name=env.endpoint.name,
-                variant_name=env.endpoint.variant_name,
-                model_name=release.model_name,
-                version_id=release.version_id,
-                artifact_sha256=release.artifact.sha256,
-                artifact_s3_uri=release.artifact.s3_uri,
-                image_uri=release.triton_image.uri,
+            endpoint_props_for(
+                env,
+                release,
                 execution_role_arn=self.execution_role.role_arn,
-                instance_type=env.endpoint.instance_type,
-                initial_instance_count=env.capacity.initial_instances,
-                volume_size_gb=env.endpoint.volume_size_gb,
-                volume_kms_key_arn=self.artifacts.key_arn if ebs_volume else None,
-                model_data_download_timeout_s=env.endpoint.model_data_download_timeout_s,
-                container_startup_health_check_timeout_s=env.endpoint.container_startup_health_check_timeout_s,
-                network_isolation=env.network.network_isolation,
-                subnet_ids=list(env.network.subnet_ids),
-                security_group_ids=list(env.network.security_group_ids),
-                data_capture=DataCaptureProps(
-                    destination_s3_uri=f"s3://{env.artifacts.bucket}/{capture.prefix}{env.endpoint.name}",
-                    sampling_percent=capture.sampling_percent,
-                    modes=["Input" if mode == "input" else "Output" for mode in capture.capture],
-                    kms_key_arn=self.artifacts.key_arn,
-                )
-                if capture
-                else None,
+                kms_key_arn=self.artifacts.key_arn,
                 deployment=props.deployment,
             ),
             depends_on=[self.execution_role.policy],
