@@ -34,6 +34,65 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_INVALID_INPUT)
 
 
+def _add_repo_and_policy_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    policy = commands.add_parser("policy", help="check rollout policy files; explain an environment's rollout")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True, parser_class=_Parser)
+    policy_check = policy_commands.add_parser("check", help="check policy files: exit 0 valid, 1 problems, 2 usage")
+    policy_check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    policy_explain = policy_commands.add_parser("explain", help="print an environment's rollout as a timeline")
+    policy_explain.add_argument("--env", required=True, help="environment name")
+
+    repo = commands.add_parser("repo", help="the Triton model repository")
+    repo_commands = repo.add_subparsers(dest="repo_command", required=True, parser_class=_Parser)
+    repo_validate = repo_commands.add_parser(
+        "validate", help="prove the repository loadable: static checks, then optionally a real Triton server"
+    )
+    repo_validate.add_argument("path", nargs="?", type=Path, help="repository (default: <root>/model_repository)")
+    repo_validate.add_argument("--server", action="store_true", help="also load it into a local Triton server")
+    repo_validate.add_argument("--json", action="store_true", help="machine-readable report on stdout")
+    repo_validate.add_argument("--default-model", help="the model SageMaker serves by default (must exist)")
+    repo_validate.add_argument("--gpus", type=int, help="GPUs per instance of the endpoint (checks GPU ids)")
+
+
+def _add_release_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    release = commands.add_parser("release", help="package, publish and attach model versions")
+    release_commands = release.add_subparsers(dest="release_command", required=True, parser_class=_Parser)
+    package = release_commands.add_parser("package", help="write a reproducible model.tar.gz and its manifest")
+    package.add_argument("repository", nargs="?", type=Path, help="default: <root>/model_repository")
+    package.add_argument("--out", type=Path, required=True, help="directory for model.tar.gz and manifest.json")
+    package.add_argument("--default-model", help="the model SageMaker serves by default (must exist)")
+    package.add_argument("--compression", choices=["fast", "best"], default="fast", help="gzip effort (default fast)")
+
+    publish = release_commands.add_parser("publish", help="upload a package to an environment's artifact bucket")
+    publish.add_argument("package", type=Path, help="directory written by `release package`")
+    publish.add_argument("--env", required=True, help="environment whose artifact bucket receives it")
+    publish.add_argument("--register", action="store_true", help="also register a SageMaker model package")
+    publish.add_argument("--quiet", action="store_true", help="no progress bar")
+    attach = release_commands.add_parser("attach", help="pin a published version to an environment")
+    attach.add_argument("version", help="version id (12 hex digits) or sha256")
+    attach.add_argument("--env", required=True, help="environment")
+    attach.add_argument("--reason", default="release", help="why (recorded in the history)")
+    attach.add_argument("--actor", default=None, help="who (default: TRITONFORM_ACTOR, then the user name)")
+    attach.add_argument("--model", default=None, help="model name (default: the environment's current one)")
+    attach.add_argument("--triton-version", default=None, help="Triton image version (default: the current one)")
+
+    watch = release_commands.add_parser("watch", help="follow the endpoint update to InService, rollback or failure")
+    watch.add_argument("--env", required=True, help="environment")
+    watch.add_argument("--timeout", type=int, default=3600, help="seconds before giving up (default 3600)")
+    watch.add_argument("--poll", type=int, default=15, help="seconds between checks (default 15)")
+    promote = release_commands.add_parser("promote", help="move the same artifact to the next environment")
+    promote.add_argument("--from", dest="source", required=True, help="environment the version runs in")
+    promote.add_argument("--to", dest="target", required=True, help="environment to attach it to")
+    promote.add_argument("--soak-minutes", type=int, default=30, help="alarms OK for at least this long (30)")
+    promote.add_argument("--actor", default=None, help="who (default: TRITONFORM_ACTOR, then the user name)")
+    rollback = release_commands.add_parser("rollback", help="re-attach the previous release")
+    rollback.add_argument("--env", required=True, help="environment")
+    rollback.add_argument("--to", dest="to_version", default=None, help="version id or sha256 (default: previous)")
+    rollback.add_argument("--emergency", action="store_true", help="also switch the live endpoint back now")
+    rollback.add_argument("--reason", default="rollback", help="why (recorded in the history)")
+    rollback.add_argument("--actor", default=None, help="who (default: TRITONFORM_ACTOR, then the user name)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tritonform", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"tritonform {__version__}")
@@ -62,44 +121,8 @@ def _parser() -> argparse.ArgumentParser:
     schema.add_argument("--out", type=Path, default=None, help="directory (default: <root>/schemas)")
     schema.add_argument("--check", action="store_true", help="fail if the files on disk are out of date")
 
-    policy = commands.add_parser("policy", help="check rollout policy files; explain an environment's rollout")
-    policy_commands = policy.add_subparsers(dest="policy_command", required=True, parser_class=_Parser)
-    policy_check = policy_commands.add_parser("check", help="check policy files: exit 0 valid, 1 problems, 2 usage")
-    policy_check.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    policy_explain = policy_commands.add_parser("explain", help="print an environment's rollout as a timeline")
-    policy_explain.add_argument("--env", required=True, help="environment name")
-
-    repo = commands.add_parser("repo", help="the Triton model repository")
-    repo_commands = repo.add_subparsers(dest="repo_command", required=True, parser_class=_Parser)
-    repo_validate = repo_commands.add_parser(
-        "validate", help="prove the repository loadable: static checks, then optionally a real Triton server"
-    )
-    repo_validate.add_argument("path", nargs="?", type=Path, help="repository (default: <root>/model_repository)")
-    repo_validate.add_argument("--server", action="store_true", help="also load it into a local Triton server")
-    repo_validate.add_argument("--json", action="store_true", help="machine-readable report on stdout")
-    repo_validate.add_argument("--default-model", help="the model SageMaker serves by default (must exist)")
-    repo_validate.add_argument("--gpus", type=int, help="GPUs per instance of the endpoint (checks GPU ids)")
-
-    release = commands.add_parser("release", help="package, publish and attach model versions")
-    release_commands = release.add_subparsers(dest="release_command", required=True, parser_class=_Parser)
-    package = release_commands.add_parser("package", help="write a reproducible model.tar.gz and its manifest")
-    package.add_argument("repository", nargs="?", type=Path, help="default: <root>/model_repository")
-    package.add_argument("--out", type=Path, required=True, help="directory for model.tar.gz and manifest.json")
-    package.add_argument("--default-model", help="the model SageMaker serves by default (must exist)")
-    package.add_argument("--compression", choices=["fast", "best"], default="fast", help="gzip effort (default fast)")
-
-    publish = release_commands.add_parser("publish", help="upload a package to an environment's artifact bucket")
-    publish.add_argument("package", type=Path, help="directory written by `release package`")
-    publish.add_argument("--env", required=True, help="environment whose artifact bucket receives it")
-    publish.add_argument("--register", action="store_true", help="also register a SageMaker model package")
-    publish.add_argument("--quiet", action="store_true", help="no progress bar")
-    attach = release_commands.add_parser("attach", help="pin a published version to an environment")
-    attach.add_argument("version", help="version id (12 hex digits) or sha256")
-    attach.add_argument("--env", required=True, help="environment")
-    attach.add_argument("--reason", default="release", help="why (recorded in the history)")
-    attach.add_argument("--actor", default=None, help="who (default: TRITONFORM_ACTOR, then the user name)")
-    attach.add_argument("--model", default=None, help="model name (default: the environment's current one)")
-    attach.add_argument("--triton-version", default=None, help="Triton image version (default: the current one)")
+    _add_repo_and_policy_commands(commands)
+    _add_release_commands(commands)
 
     doctor = commands.add_parser("doctor", help="check the toolchain and write Terraform's offline CLI config")
     doctor.add_argument("--quiet", action="store_true", help="print only problems")
@@ -264,7 +287,56 @@ def _release(root: Path, args: argparse.Namespace) -> int:
         return _publish(root, args)
     if args.release_command == "attach":
         return _attach(root, args)
+    if args.release_command == "watch":
+        return _watch(root, args)
+    if args.release_command == "promote":
+        return _promote(root, args)
+    if args.release_command == "rollback":
+        return _rollback(root, args)
     return _package(root, args)
+
+
+def _watch(root: Path, args: argparse.Namespace) -> int:
+    from tritonform.release.live import watch  # noqa: PLC0415
+
+    if args.timeout < 1 or args.poll < 1:
+        raise UserError.single("--timeout and --poll must be at least 1 second")
+    result = watch(ProjectLayout(root), args.env, timeout_s=args.timeout, poll_s=args.poll)
+    print(f"{args.env}: {result.outcome}: {result.detail}")
+    return EXIT_OK if result.ok else EXIT_NOT_VALID
+
+
+def _promote(root: Path, args: argparse.Namespace) -> int:
+    from tritonform.release.promote import promote  # noqa: PLC0415
+
+    if not 0 <= args.soak_minutes <= 10080:
+        raise UserError.single("--soak-minutes must be 0-10080")
+    gates, result = promote(
+        ProjectLayout(root), args.source, args.target, actor=_actor(args.actor), soak_minutes=args.soak_minutes
+    )
+    for gate in gates:
+        print(f"  gate {gate.name:<8} {'pass' if gate.passed else 'FAIL'}: {gate.detail}")
+    if result is None:
+        failed = ", ".join(g.name for g in gates if not g.passed)
+        print(f"not promoted ({failed} failed); nothing was written", file=sys.stderr)
+        return EXIT_NOT_VALID
+    before = result.previous.version_id if result.previous else "nothing"
+    print(f"{args.target}: {before} -> {result.release.version_id} (the bytes that run in {args.source})")
+    return EXIT_OK
+
+
+def _rollback(root: Path, args: argparse.Namespace) -> int:
+    from tritonform.release.promote import rollback  # noqa: PLC0415
+
+    result, switched = rollback(
+        ProjectLayout(root), args.env, actor=_actor(args.actor), to_version=args.to_version,
+        emergency=args.emergency, reason=args.reason,
+    )  # fmt: skip
+    before = result.previous.version_id if result.previous else "nothing"
+    print(f"{args.env}: {before} -> {result.release.version_id} (re-attached)")
+    if switched:
+        print(f"  the live endpoint was switched to {switched}; deploy the re-attached release to match it")
+    return EXIT_OK
 
 
 def _publish(root: Path, args: argparse.Namespace) -> int:

@@ -140,6 +140,19 @@ def find_published(s3: Any, bucket: str, model_name: str, version: str) -> tuple
     return key.split("/")[1], int(matches[0]["Size"])
 
 
+def snapshot(release: ReleaseConfig) -> dict[str, str]:
+    """What a history record keeps of a release: enough to attach it again."""
+    return {
+        "version_id": release.version_id,
+        "sha256": release.artifact.sha256,
+        "model_name": release.model_name,
+        "s3_uri": release.artifact.s3_uri,
+        "size_bytes": str(release.artifact.size_bytes),
+        "triton_version": release.triton_image.version,
+        "image": release.triton_image.uri,
+    }
+
+
 @dataclass(frozen=True)
 class AttachResult:
     environment: str
@@ -219,8 +232,8 @@ def _attach_locked(
         "actor": actor,
         "commit": commit,
         "reason": reason,
-        "from": {"version_id": previous.version_id, "sha256": previous.artifact.sha256} if previous else None,
-        "to": {"version_id": release.version_id, "sha256": sha256, "image": image},
+        "from": snapshot(previous) if previous else None,
+        "to": snapshot(release),
     }
     write_atomically(layout.release_file(env_name), text)
     append_history(history_file(layout, env_name), record)

@@ -188,6 +188,15 @@ def model_package_group(model_name: str) -> str:
     return "tritonform-" + "".join(c if c.isalnum() else "-" for c in model_name)
 
 
+def package_carries(package: dict[str, Any], sha256: str) -> bool:
+    """A model package is the version when its metadata or its content-addressed artifact says so (moto
+    drops CustomerMetadataProperties on UpdateModelPackage; the artifact URL survives)."""
+    if package.get("CustomerMetadataProperties", {}).get("sha256") == sha256:
+        return True
+    containers = package.get("InferenceSpecification", {}).get("Containers", [])
+    return any(f"/{sha256}/" in container.get("ModelDataUrl", "") for container in containers)
+
+
 def register_model_package(manifest: Manifest, s3_uri: str, image_uri: str, region: str) -> str:
     """One model package group per model; each version a package pending manual approval."""
     assert manifest.default_model is not None
@@ -208,7 +217,7 @@ def register_model_package(manifest: Manifest, s3_uri: str, image_uri: str, regi
     )
     for summary in existing:
         described = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
-        if described.get("CustomerMetadataProperties", {}).get("sha256") == manifest.sha256:
+        if package_carries(described, manifest.sha256):
             return str(summary["ModelPackageArn"])
     created = aws.call(
         f"register version {manifest.version_id} in {group}",

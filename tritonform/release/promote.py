@@ -1,0 +1,242 @@
+"""`tritonform release promote` and `tritonform release rollback`.
+
+Promotion moves the very bytes that run in one environment to the next, and only through its gates:
+  live      the source endpoint is InService on the configuration derived from its release;
+  stable    no rollback was recorded for that version since it was attached;
+  alarms    every rollback alarm of the source is OK and has been for the whole soak period;
+  approval  for prod, the version's model package is Approved in the model registry.
+A failed gate writes nothing and says which gate failed and why. Then the artifact is copied to the
+target's bucket under the same content-addressed key (verified), and attached there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from tritonform.config import ProjectLayout
+from tritonform.config.alarms import rollback_alarm_names
+from tritonform.config.loader import load_environment
+from tritonform.config.release import ReleaseConfig
+from tritonform.errors import UserError
+from tritonform.release import aws
+from tritonform.release.attach import AttachResult, attach, current_release, history_file, read_history
+from tritonform.release.live import describe, expected_configuration
+from tritonform.release.publish import model_package_group, package_carries, verify_object
+
+
+@dataclass(frozen=True)
+class Gate:
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass
+class Clients:
+    """The AWS APIs promotion reads; injectable so a faithful fake can stand in where moto cannot."""
+
+    sagemaker: Any
+    cloudwatch: Any
+
+
+def check_gates(
+    layout: ProjectLayout,
+    source: str,
+    target: str,
+    *,
+    soak_minutes: int,
+    clients: Clients | None = None,
+    now: datetime | None = None,
+) -> tuple[ReleaseConfig, list[Gate]]:
+    env = load_environment(layout, source)
+    target_env = load_environment(layout, target)
+    release = current_release(layout, source)
+    if release is None:
+        raise UserError.single(f"environment {source!r} has no release to promote", file=layout.release_file(source))
+    clients = clients or Clients(aws.client("sagemaker", env.region), aws.client("cloudwatch", env.region))
+    now = now or datetime.now(UTC)
+    gates: list[Gate] = []
+
+    expected = expected_configuration(env, release)
+    state = aws.call(f"describe endpoint {env.endpoint.name}", lambda: describe(clients.sagemaker, env.endpoint.name))
+    if state is None:
+        gates.append(Gate("live", False, f"endpoint {env.endpoint.name} does not exist in {source}"))
+    elif state.status != "InService" or state.configuration != expected:
+        gates.append(Gate("live", False, f"{env.endpoint.name} is {state.status} on {state.configuration}; version "
+                                         f"{release.version_id} runs on {expected}"))  # fmt: skip
+    else:
+        gates.append(Gate("live", True, f"{env.endpoint.name} is InService on {expected}"))
+
+    history = read_history(history_file(layout, source))
+    attached_at = max(
+        (i for i, r in enumerate(history) if (r.get("to") or {}).get("sha256") == release.artifact.sha256), default=-1
+    )
+    rollbacks = [r for r in history[attached_at + 1 :] if r.get("action") == "rollback-detected"]
+    gates.append(
+        Gate("stable", False, f"SageMaker rolled version {release.version_id} back at {rollbacks[-1]['at']}")
+        if rollbacks
+        else Gate("stable", True, "no rollback recorded since it was attached")
+    )
+
+    names = rollback_alarm_names(env)
+    if not names:
+        gates.append(Gate("alarms", False, f"{source} has no rollback alarms: nothing proves the version healthy"))
+    else:
+        alarms = aws.call(
+            "describe the rollback alarms",
+            lambda: clients.cloudwatch.describe_alarms(AlarmNames=names).get("MetricAlarms", []),
+        )
+        found = {alarm["AlarmName"]: alarm for alarm in alarms}
+        soak_start = now - timedelta(minutes=soak_minutes)
+        problems = []
+        for name in names:
+            alarm = found.get(name)
+            if alarm is None:
+                problems.append(f"{name} does not exist")
+            elif alarm["StateValue"] != "OK":
+                problems.append(f"{name} is {alarm['StateValue']}")
+            elif alarm["StateUpdatedTimestamp"] > soak_start:
+                since = alarm["StateUpdatedTimestamp"].astimezone(UTC).strftime("%H:%M:%S")
+                problems.append(f"{name} is OK only since {since} UTC, less than the {soak_minutes}-minute soak")
+        gates.append(
+            Gate("alarms", False, "; ".join(problems))
+            if problems
+            else Gate("alarms", True, f"{len(names)} alarm(s) OK for at least {soak_minutes} minute(s)")
+        )
+
+    if target_env.tier == "prod":
+        gates.append(_approval_gate(clients.sagemaker, release))
+    return release, gates
+
+
+def _approval_gate(sagemaker: Any, release: ReleaseConfig) -> Gate:
+    group = model_package_group(release.model_name)
+    try:
+        summaries = sagemaker.list_model_packages(ModelPackageGroupName=group).get("ModelPackageSummaryList", [])
+    except ClientError:
+        summaries = []
+    for summary in summaries:
+        described = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+        if package_carries(described, release.artifact.sha256):
+            status = described.get("ModelApprovalStatus")
+            if status == "Approved":
+                return Gate("approval", True, f"model package {summary['ModelPackageArn']} is Approved")
+            return Gate("approval", False, f"model package {summary['ModelPackageArn']} is {status}, not Approved")
+    return Gate("approval", False, f"version {release.version_id} is not registered in model package group {group} "
+                                   "(publish with --register, then approve it)")  # fmt: skip
+
+
+def promote(
+    layout: ProjectLayout,
+    source: str,
+    target: str,
+    *,
+    actor: str,
+    soak_minutes: int = 30,
+    clients: Clients | None = None,
+) -> tuple[list[Gate], AttachResult | None]:
+    if source == target:
+        raise UserError.single("--from and --to name the same environment")
+    release, gates = check_gates(layout, source, target, soak_minutes=soak_minutes, clients=clients)
+    if not all(gate.passed for gate in gates):
+        return gates, None
+    target_env = load_environment(layout, target)
+    source_env = load_environment(layout, source)
+    key = release.artifact.key
+    target_s3 = aws.client("s3", target_env.region)
+    if target_env.artifacts.bucket != release.artifact.bucket:
+        try:
+            verify_object(target_s3, target_env.artifacts.bucket, key, sha256=release.artifact.sha256,
+                          size=release.artifact.size_bytes, artifact=None)  # fmt: skip
+        except UserError:
+            aws.call(
+                f"copy the artifact to s3://{target_env.artifacts.bucket}/{key}",
+                lambda: target_s3.copy_object(
+                    Bucket=target_env.artifacts.bucket, Key=key, ChecksumAlgorithm="SHA256",
+                    CopySource={"Bucket": release.artifact.bucket, "Key": key}, MetadataDirective="COPY",
+                ),
+            )  # fmt: skip
+    result = attach(
+        layout,
+        target,
+        release.artifact.sha256,
+        actor=actor,
+        reason=f"promoted from {source} ({source_env.tier}) after its gates passed",
+        model_name=release.model_name,
+        triton_version=release.triton_image.version,
+        action="promote",
+    )
+    return gates, result
+
+
+def rollback(
+    layout: ProjectLayout,
+    env_name: str,
+    *,
+    actor: str,
+    to_version: str | None = None,
+    emergency: bool = False,
+    reason: str = "rollback",
+    sagemaker: Any = None,
+) -> tuple[AttachResult, str | None]:
+    """Re-attach the previous release (or `to_version`); with `emergency`, also switch the live endpoint
+    back to that release's configuration at once, without waiting for a deploy."""
+    history = read_history(history_file(layout, env_name))
+    current = current_release(layout, env_name)
+    if current is None:
+        raise UserError.single(f"environment {env_name!r} has no release", file=layout.release_file(env_name))
+    target = _rollback_target(history, current, to_version)
+    if target is None:
+        raise UserError.single(
+            f"no earlier release of {env_name!r} in environments/history/{env_name}.jsonl to go back to"
+            + (f" matching {to_version}" if to_version else "")
+        )
+    switched = None
+    if emergency:
+        env = load_environment(layout, env_name)
+        previous = ReleaseConfig.model_validate({
+            "model_name": target["model_name"], "version_id": target["version_id"],
+            "artifact": {"s3_uri": target["s3_uri"], "sha256": target["sha256"],
+                         "size_bytes": int(target.get("size_bytes", "1"))},
+            "triton_image": {"version": target["triton_version"], "uri": target["image"]},
+            "attached": {"by": actor, "at": datetime.now(UTC), "commit": "0" * 40},
+        })  # fmt: skip
+        configuration = expected_configuration(env, previous)
+        client = sagemaker or aws.client("sagemaker", env.region)
+        aws.call(
+            f"find endpoint configuration {configuration}",
+            lambda: client.describe_endpoint_config(EndpointConfigName=configuration),
+        )
+        aws.call(
+            f"switch {env.endpoint.name} to {configuration}",
+            lambda: client.update_endpoint(
+                EndpointName=env.endpoint.name, EndpointConfigName=configuration, RetainDeploymentConfig=True
+            ),
+        )
+        switched = configuration
+    result = attach(
+        layout, env_name, target["sha256"], actor=actor, reason=reason, model_name=target["model_name"],
+        triton_version=target["triton_version"], action="emergency-rollback" if emergency else "rollback",
+    )  # fmt: skip
+    return result, switched
+
+
+def _rollback_target(
+    history: list[dict[str, Any]], current: ReleaseConfig, to_version: str | None
+) -> dict[str, str] | None:
+    if to_version is not None:
+        for record in reversed(history):
+            for side in ("to", "from"):
+                candidate = record.get(side) or {}
+                if candidate.get("sha256", "").startswith(to_version) and "model_name" in candidate:
+                    return dict(candidate)
+        return None
+    for record in reversed(history):
+        attached_current = (record.get("to") or {}).get("sha256") == current.artifact.sha256
+        if attached_current and "model_name" in (record.get("from") or {}):
+            return dict(record["from"])
+    return None
