@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.moto_server import MotoServer, moto_server
 from tritonform import cli
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -88,3 +89,19 @@ def synthesized_example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
     result = tritonform_subprocess("synth", "--outdir", str(outdir), cwd=REPO_ROOT)
     assert result.returncode == 0, result.stderr
     yield outdir
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[MotoServer]:
+    """A moto server on loopback as the AWS API for one test module; clients find it via AWS_ENDPOINT_URL."""
+    with moto_server() as server:
+        saved = {key: os.environ.get(key) for key in server.env()}
+        os.environ.update(server.env())
+        try:
+            yield server
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value

@@ -9,7 +9,6 @@ import os
 import shutil
 import tarfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -17,27 +16,12 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT, copy_project
-from tests.moto_server import MotoServer, moto_server
+from tests.moto_server import MotoServer
 from tritonform.config import ProjectLayout, load_deployment
 from tritonform.errors import UserError
 from tritonform.release.attach import attach, environment_lock, history_file, read_history
 from tritonform.release.package import ARTIFACT, MANIFEST, package
 from tritonform.release.publish import publish
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[MotoServer]:
-    with moto_server() as server:
-        saved = {key: os.environ.get(key) for key in server.env()}
-        os.environ.update(server.env())
-        try:
-            yield server
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
 
 @pytest.fixture

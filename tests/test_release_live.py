@@ -14,7 +14,6 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import copy_project
 from tests.moto_server import MotoServer
-from tests.test_release import aws as aws
 from tritonform.config import ProjectLayout
 from tritonform.config.alarms import rollback_alarm_names
 from tritonform.config.loader import load_environment
