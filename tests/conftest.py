@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.moto_server import MotoServer, moto_server
 from tritonform import cli
+from tritonform.standin import MotoServer, moto_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_DIRS = ("environments", "rollout_policies", "model_repository")

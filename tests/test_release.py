@@ -16,12 +16,12 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT, copy_project
-from tests.moto_server import MotoServer
 from tritonform.config import ProjectLayout, load_deployment
 from tritonform.errors import UserError
 from tritonform.release.attach import attach, environment_lock, history_file, read_history
 from tritonform.release.package import ARTIFACT, MANIFEST, package
 from tritonform.release.publish import publish
+from tritonform.standin import MotoServer
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import copy_project
-from tests.moto_server import MotoServer
 from tritonform.config import ProjectLayout
 from tritonform.config.alarms import rollback_alarm_names
 from tritonform.config.loader import load_environment
@@ -23,6 +22,7 @@ from tritonform.release.live import expected_configuration, watch
 from tritonform.release.package import package
 from tritonform.release.promote import Clients, promote, rollback
 from tritonform.release.publish import publish
+from tritonform.standin import MotoServer
 
 REGION = "us-east-1"
 

@@ -7,6 +7,7 @@ usage (a message names the file and field; never a traceback).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -113,6 +114,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="then run terraform init (offline) and validate on every stack",
     )
+    synth.add_argument(
+        "--stand-in",
+        metavar="URL",
+        help="point the provider at a local AWS stand-in, e.g. http://127.0.0.1:5000 (demo and tests only)",
+    )
 
     check = commands.add_parser("check", help="load and check every environment and release (no synthesis)")
     check.add_argument("--env", action="append", dest="environments", metavar="ENV", help="only this environment")
@@ -123,6 +129,10 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_repo_and_policy_commands(commands)
     _add_release_commands(commands)
+
+    commands.add_parser(
+        "demo", help="the main job: a whole release of the example model against local stand-ins (moto, Triton)"
+    )
 
     doctor = commands.add_parser("doctor", help="check the toolchain and write Terraform's offline CLI config")
     doctor.add_argument("--quiet", action="store_true", help="print only problems")
@@ -141,6 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _schema(root, args.out, args.check)
         if args.command == "doctor":
             return _doctor(root, args.quiet)
+        if args.command == "demo":
+            from tritonform.demo import run_demo  # noqa: PLC0415
+
+            return run_demo(root)
         if args.command == "release":
             return _release(root, args)
         if args.command == "repo":
@@ -202,7 +216,9 @@ def _synth(root: Path, args: argparse.Namespace) -> int:
     layout = ProjectLayout(root)
     if args.validate:
         terraform.ensure_cli_config(root)  # fail on a missing mirror before spending time on synthesis
-    stacks = synthesize(layout, outdir, args.environments, args.state_backend)
+    if args.stand_in is not None and not re.fullmatch(r"http://127\.0\.0\.1:\d{1,5}", args.stand_in):
+        raise UserError.single(f"--stand-in must be http://127.0.0.1:<port> (loopback only), not {args.stand_in!r}")
+    stacks = synthesize(layout, outdir, args.environments, args.state_backend, args.stand_in)
     _print_warnings([stack.deployment for stack in stacks], root)
     failures = 0
     for stack in stacks:

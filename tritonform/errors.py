@@ -46,8 +46,10 @@ class UserError(Exception):
         super().__init__(self.render())
 
     @classmethod
-    def single(cls, message: str, *, file: Path | None = None, field: str | None = None) -> UserError:
-        return cls([Problem(file=file, field=field, message=message)])
+    def single(
+        cls, message: str, *, file: Path | None = None, field: str | None = None, exit_code: int = EXIT_INVALID_INPUT
+    ) -> UserError:
+        return cls([Problem(file=file, field=field, message=message)], exit_code=exit_code)
 
     def render(self, relative_to: Path | None = None) -> str:
         return "\n".join(p.render(relative_to) for p in self.problems)

@@ -40,7 +40,12 @@ class SynthesizedStack:
         return sum(len(instances) for instances in resources.values())
 
 
-def build_app(deployments: list[Deployment], outdir: Path | None, state_backend: StateBackendKind) -> App:
+def build_app(
+    deployments: list[Deployment],
+    outdir: Path | None,
+    state_backend: StateBackendKind,
+    stand_in_endpoint: str | None = None,
+) -> App:
     """Create the cdktf App with one ServingStack per deployment (imports cdktf lazily)."""
     from tritonform._node import use_bundled_node  # noqa: PLC0415
 
@@ -58,6 +63,7 @@ def build_app(deployments: list[Deployment], outdir: Path | None, state_backend:
                 release=deployment.release,
                 deployment=deployment.deployment_config,
                 state_backend=state_backend,
+                stand_in_endpoint=stand_in_endpoint,
             ),
         )
     return app
@@ -68,9 +74,10 @@ def synthesize(
     outdir: Path,
     environments: list[str] | None = None,
     state_backend: StateBackendKind = "s3",
+    stand_in_endpoint: str | None = None,
 ) -> list[SynthesizedStack]:
     deployments = load_deployments(layout, environments)
-    app = build_app(deployments, outdir, state_backend)
+    app = build_app(deployments, outdir, state_backend, stand_in_endpoint)
     app.synth()
     return [
         SynthesizedStack(d, d.environment.stack_name, outdir / "stacks" / d.environment.stack_name) for d in deployments

@@ -79,7 +79,7 @@ def cli_config_text(mirror: Path) -> str:
 
 
 def ensure_cli_config(project_root: Path) -> Path:
-    path = project_root / ".tritonform" / "terraform.rc"
+    path = project_root.resolve() / ".tritonform" / "terraform.rc"
     text = cli_config_text(find_provider_mirror())
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -59,7 +59,7 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
-from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfiguration,
@@ -118,6 +118,7 @@ __all__ = [
     "AppautoscalingTarget",
     "AwsProvider",
     "AwsProviderDefaultTags",
+    "AwsProviderEndpoints",
     "CloudwatchMetricAlarm",
     "DataAwsIamPolicyDocument",
     "DataAwsIamPolicyDocumentStatement",

@@ -55,6 +55,10 @@ class ArtifactStoreProps(Props):
     key_deletion_window_days: Annotated[int, Field(ge=7, le=30)] = 30
     """Waiting period before a deleted key is gone (7-30). Default 30: the longest, as keys guard data."""
 
+    deny_plain_http: bool = True
+    """Attach the bucket policy that refuses requests without TLS. Default true; off only for a local
+    stand-in that ignores policy conditions (moto would refuse every request)."""
+
 
 class ModelArtifactStore(Construct):
     """Versioned, KMS-encrypted, private bucket that refuses plain HTTP; exposes bucket and key ARNs."""
@@ -153,6 +157,8 @@ class ModelArtifactStore(Construct):
             ],
             depends_on=[self.versioning],
         )
+        if not props.deny_plain_http:
+            return
         self.bucket_policy_document = DataAwsIamPolicyDocument(
             self,
             "bucket-policy",

@@ -140,6 +140,18 @@ def find_published(s3: Any, bucket: str, model_name: str, version: str) -> tuple
     return key.split("/")[1], int(matches[0]["Size"])
 
 
+def render_release(release: ReleaseConfig, env_name: str) -> str:
+    """The release file's text: the same layout whoever writes it, so a diff shows only what changed."""
+    document = release.model_dump(mode="json")
+    document["attached"]["at"] = release.attached.at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        "# yaml-language-server: $schema=../../schemas/release.schema.json\n"
+        "# Written by `tritonform release` (attach, promote, rollback) through a pull request; do not edit.\n"
+        f"# Every change is recorded in environments/history/{env_name}.jsonl.\n"
+        + yaml.safe_dump(document, sort_keys=False, width=200)
+    )
+
+
 def snapshot(release: ReleaseConfig) -> dict[str, str]:
     """What a history record keeps of a release: enough to attach it again."""
     return {
@@ -218,15 +230,9 @@ def _attach_locked(
             },
         }
     )
-    document = release.model_dump(mode="json")
-    document["attached"]["at"] = release.attached.at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    text = (
-        "# yaml-language-server: $schema=../../schemas/release.schema.json\n"
-        f"# Written by `tritonform release {action}`; history: environments/history/{env_name}.jsonl\n"
-        + yaml.safe_dump(document, sort_keys=False)
-    )
+    text = render_release(release, env_name)
     record = {
-        "at": document["attached"]["at"],
+        "at": release.attached.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "action": action,
         "environment": env_name,
         "actor": actor,

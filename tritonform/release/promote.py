@@ -145,7 +145,6 @@ def promote(
     if not all(gate.passed for gate in gates):
         return gates, None
     target_env = load_environment(layout, target)
-    source_env = load_environment(layout, source)
     key = release.artifact.key
     target_s3 = aws.client("s3", target_env.region)
     if target_env.artifacts.bucket != release.artifact.bucket:
@@ -165,7 +164,7 @@ def promote(
         target,
         release.artifact.sha256,
         actor=actor,
-        reason=f"promoted from {source} ({source_env.tier}) after its gates passed",
+        reason=f"promoted from {source} after its gates passed",
         model_name=release.model_name,
         triton_version=release.triton_image.version,
         action="promote",

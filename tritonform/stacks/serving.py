@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from cdktf import TerraformOutput, TerraformStack
 from constructs import Construct
+from pydantic import Field
 
 from tritonform.config import EnvironmentConfig, ReleaseConfig
 from tritonform.config.rollout import CompiledDeployment
@@ -23,9 +24,18 @@ from tritonform.constructs import (
     TritonEndpoint,
     configure_state_backend,
 )
-from tritonform.constructs._aws import AwsProvider, AwsProviderDefaultTags
+from tritonform.constructs._aws import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from tritonform.constructs._props import Props
 from tritonform.constructs.endpoint_props import endpoint_props_for
+
+STAND_IN_SERVICES = ("s3", "sagemaker", "iam", "kms", "cloudwatch", "applicationautoscaling", "sts", "ecr", "logs")
+# What a local AWS stand-in (moto) cannot create, with the reason; left out of stand-in stacks and named.
+NOT_ON_STAND_IN = {
+    "aws_appautoscaling_target, aws_appautoscaling_policy": "moto does not implement Application Auto Scaling's "
+    "ListTagsForResource, which the provider calls after creating a scalable target",
+    "aws_s3_bucket_policy (deny plain HTTP)": "moto ignores policy conditions, so the TLS-only deny would refuse "
+    "every request",
+}
 
 
 class ServingStackProps(Props):
@@ -35,6 +45,10 @@ class ServingStackProps(Props):
     """The rollout policy and alarms compiled for this environment (config layer)."""
     state_backend: Literal["s3", "local"] = "s3"
     """local keeps the state in a file beside the stack (tests, the stand-in demo). Default s3."""
+
+    stand_in_endpoint: Annotated[str, Field(pattern=r"^http://127\.0\.0\.1:\d{1,5}$")] | None = None
+    """Point the provider at a local AWS stand-in on loopback (the demo, end-to-end tests): test credentials,
+    no account check, and no resources the stand-in cannot create (NOT_ON_STAND_IN). Default None."""
 
 
 def partition_of(region: str) -> str:
@@ -63,11 +77,21 @@ class ServingStack(TerraformStack):
                 region=env.state_region,
             ),
         )
+        stand_in = props.stand_in_endpoint
         AwsProvider(
             self,
             "aws",
             region=env.region,
-            allowed_account_ids=[env.account_id],
+            allowed_account_ids=None if stand_in else [env.account_id],
+            # against a local stand-in only: test credentials, no account lookup, fail fast on what it lacks
+            access_key="testing" if stand_in else None,
+            secret_key="testing" if stand_in else None,
+            skip_credentials_validation=True if stand_in else None,
+            skip_requesting_account_id=True if stand_in else None,
+            skip_metadata_api_check="true" if stand_in else None,
+            s3_use_path_style=True if stand_in else None,
+            max_retries=1 if stand_in else None,  # the stand-in answers what it lacks with HTTP 500
+            endpoints=[AwsProviderEndpoints(**dict.fromkeys(STAND_IN_SERVICES, stand_in))] if stand_in else None,
             default_tags=[
                 AwsProviderDefaultTags(
                     tags={
@@ -91,6 +115,7 @@ class ServingStack(TerraformStack):
                 key_alias=f"alias/tritonform-{env.name}",
                 existing_kms_key_arn=env.encryption.kms_key_arn,
                 noncurrent_version_days=env.artifacts.noncurrent_version_days,
+                deny_plain_http=not stand_in,
             ),
         )
         capture = env.data_capture
@@ -133,7 +158,7 @@ class ServingStack(TerraformStack):
         )
 
         self.autoscaling: EndpointAutoscaling | None = None
-        if env.autoscaling is not None:
+        if env.autoscaling is not None and not stand_in:
             self.autoscaling = EndpointAutoscaling(
                 self,
                 "autoscaling",

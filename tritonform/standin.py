@@ -1,4 +1,8 @@
-"""A moto server on loopback as the AWS API: started per test module on a free port, stopped by its pid."""
+"""A moto server on loopback as the AWS API, for the demo and the end-to-end tests.
+
+It binds 127.0.0.1 on a free port, runs in its own process group, and is stopped by its process id.
+Clients find it through AWS_ENDPOINT_URL; nothing is ever sent anywhere else.
+"""
 
 from __future__ import annotations
 
