@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tritonform import cli
-from tritonform.standin import MotoServer, moto_server
+from tritonform.standin import MotoServer, aws_pointed_at, moto_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_DIRS = ("environments", "rollout_policies", "model_repository")
@@ -94,14 +94,5 @@ def synthesized_example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
 @pytest.fixture(scope="module")
 def aws() -> Iterator[MotoServer]:
     """A moto server on loopback as the AWS API for one test module; clients find it via AWS_ENDPOINT_URL."""
-    with moto_server() as server:
-        saved = {key: os.environ.get(key) for key in server.env()}
-        os.environ.update(server.env())
-        try:
-            yield server
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    with moto_server() as server, aws_pointed_at(server):
+        yield server

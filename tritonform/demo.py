@@ -12,7 +12,6 @@ from __future__ import annotations
 import concurrent.futures
 import difflib
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -22,7 +21,7 @@ import yaml
 
 from tritonform.config import ProjectLayout, load_deployments
 from tritonform.errors import UserError
-from tritonform.standin import moto_server
+from tritonform.standin import aws_pointed_at, moto_server
 
 ENVIRONMENTS = ("dev", "staging")
 # moto accepts only older SageMaker instance types; the demo's copy uses the nearest it knows.
@@ -189,21 +188,12 @@ def run_demo(root: Path, say: Callable[[str], None] = print) -> int:
     demo.prepare()
     before = {env: demo.layout.release_file(env).read_text() for env in ENVIRONMENTS}
     default_model = load_deployments(demo.layout, ["dev"])[0].release.model_name
-    with moto_server() as aws:
-        saved = {key: os.environ.get(key) for key in aws.env()}
-        os.environ.update(aws.env())
+    with moto_server() as aws, aws_pointed_at(aws):
         demo.url = aws.url
-        try:
-            say(f"  AWS stand-in: moto server on {aws.url} (pid {aws.pid})")
-            demo.validate(default_model)
-            version = demo.release_to_dev(default_model)
-            demo.promote()
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        say(f"  AWS stand-in: moto server on {aws.url} (pid {aws.pid})")
+        demo.validate(default_model)
+        version = demo.release_to_dev(default_model)
+        demo.promote()
     say("  AWS stand-in stopped")
     demo.report(before)
     say(f"\ndone: version {version} runs in dev and is attached to staging (in {demo.workspace})")

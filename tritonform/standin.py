@@ -74,3 +74,18 @@ def moto_server() -> Iterator[MotoServer]:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
+
+
+@contextmanager
+def aws_pointed_at(server: MotoServer) -> Iterator[None]:
+    """Point every AWS client of this process at `server`, and restore the environment afterwards."""
+    saved = {key: os.environ.get(key) for key in server.env()}
+    os.environ.update(server.env())
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

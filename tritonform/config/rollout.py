@@ -310,21 +310,8 @@ def _steps(
         return [Step(t, "shift all traffic to the new fleet", 100, fleet, fleet, policy.bake_s)]
 
     if isinstance(policy, CanaryPolicy):
-        canary = policy.canary.instances_of(fleet)
-        if canary < 1:
-            problems.append(FieldError(
-                "rollout_policy",
-                f"a {policy.canary.describe()} canary of {fleet} instance(s) rounds to zero instances; "
-                f"use at least {math.ceil(100 / fleet)}% or instances: 1",
-            ))  # fmt: skip
-            return []
-        if canary * 2 > fleet:
-            problems.append(FieldError(
-                "rollout_policy",
-                f"a canary of {canary} of {fleet} instance(s) is more than half the fleet: SageMaker allows at most "
-                "50%" + (" and one instance out of one is not a canary; use all-at-once or grow the fleet"
-                         if fleet == 1 else ""),
-            ))  # fmt: skip
+        canary = _whole_instances(policy.canary, fleet, "canary", "at most 50%", problems)
+        if canary is None:
             return []
         share = round(100 * canary / fleet)
         return [
@@ -333,19 +320,8 @@ def _steps(
         ]
 
     if isinstance(policy, LinearPolicy):
-        step = policy.step.instances_of(fleet)
-        if step < 1:
-            problems.append(FieldError(
-                "rollout_policy",
-                f"a {policy.step.describe()} step of {fleet} instance(s) rounds to zero instances; "
-                f"use at least {math.ceil(100 / fleet)}% or instances: 1",
-            ))  # fmt: skip
-            return []
-        if step * 2 > fleet:
-            problems.append(FieldError(
-                "rollout_policy",
-                f"a linear step of {step} of {fleet} instance(s) is more than half the fleet (SageMaker allows 10-50%)",
-            ))  # fmt: skip
+        step = _whole_instances(policy.step, fleet, "linear step", "10-50%", problems)
+        if step is None:
             return []
         steps, moved = [], 0
         while moved < fleet:
@@ -357,19 +333,8 @@ def _steps(
             t += policy.step_wait_s
         return steps
 
-    batch = policy.batch.instances_of(fleet)
-    if batch < 1:
-        problems.append(FieldError(
-            "rollout_policy",
-            f"a {policy.batch.describe()} batch of {fleet} instance(s) rounds to zero instances; "
-            f"use at least {math.ceil(100 / fleet)}% or instances: 1",
-        ))  # fmt: skip
-        return []
-    if batch * 2 > fleet:
-        problems.append(FieldError(
-            "rollout_policy",
-            f"a rolling batch of {batch} of {fleet} instance(s) is more than half the fleet (SageMaker allows 5-50%)",
-        ))  # fmt: skip
+    batch = _whole_instances(policy.batch, fleet, "rolling batch", "5-50%", problems)
+    if batch is None:
         return []
     steps, replaced = [], 0
     while replaced < fleet:
@@ -382,6 +347,28 @@ def _steps(
         )  # fmt: skip
         t += policy.batch_wait_s + (provisioning_s if replaced < fleet else 0)
     return steps
+
+
+def _whole_instances(size: Size, fleet: int, what: str, allowed: str, problems: list[FieldError]) -> int | None:
+    """The instances `size` means for this fleet, or None (with the problem recorded) when that is no
+    instance at all or more than half the fleet."""
+    instances = size.instances_of(fleet)
+    if instances < 1:
+        problems.append(FieldError(
+            "rollout_policy",
+            f"a {size.describe()} {what.rsplit(maxsplit=1)[-1]} of {fleet} instance(s) rounds to zero instances; "
+            f"use at least {math.ceil(100 / fleet)}% or instances: 1",
+        ))  # fmt: skip
+        return None
+    if instances * 2 > fleet:
+        lone = " and one instance out of one is not a canary; use all-at-once or grow the fleet"
+        problems.append(FieldError(
+            "rollout_policy",
+            f"a {what} of {instances} of {fleet} instance(s) is more than half the fleet: SageMaker allows {allowed}"
+            + (lone if what == "canary" and fleet == 1 else ""),
+        ))  # fmt: skip
+        return None
+    return instances
 
 
 # --- what the endpoint's deployment_config is compiled from -------------------------------------------
