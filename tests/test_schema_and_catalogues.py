@@ -33,10 +33,8 @@ def test_shipped_yaml_conforms_to_its_schema(schema_file: str, pattern: str) -> 
     assert len(files) >= 3
     for path in files:
         data = yaml.safe_load(path.read_text())
-        if (
-            isinstance(data, dict) and "attached" in data
-        ):  # YAML parses the timestamp; the schema describes the text form
-            data["attached"]["at"] = data["attached"]["at"].isoformat()
+        if isinstance(data, dict) and "attached" in data and not isinstance(data["attached"]["at"], str):
+            data["attached"]["at"] = data["attached"]["at"].isoformat()  # an unquoted timestamp: YAML parsed it
         jsonschema.validate(data, schema)
 
 

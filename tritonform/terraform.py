@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,9 +84,10 @@ def ensure_cli_config(project_root: Path) -> Path:
     text = cli_config_text(find_provider_mirror())
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        # a name of its own per writer: several Terraform runs may start at once (the demo runs two)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".terraform.rc.", delete=False) as tmp:
+            tmp.write(text)
+        Path(tmp.name).replace(path)
     return path
 
 
