@@ -130,6 +130,14 @@ def _parser() -> argparse.ArgumentParser:
     _add_repo_and_policy_commands(commands)
     _add_release_commands(commands)
 
+    review = commands.add_parser("review", help="a pull-request review of the Terraform plans of a change")
+    review.add_argument(
+        "--plan", action="append", required=True, metavar="ENV=FILE", help="terraform show -json output per env"
+    )
+    review.add_argument("--base", type=Path, help="checkout of the base branch (for the old release files)")
+    review.add_argument("--format", choices=["markdown", "text"], default="markdown", help="default markdown")
+    review.add_argument("--out", type=Path, help="write here instead of standard output")
+
     commands.add_parser(
         "demo", help="the main job: a whole release of the example model against local stand-ins (moto, Triton)"
     )
@@ -151,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _schema(root, args.out, args.check)
         if args.command == "doctor":
             return _doctor(root, args.quiet)
+        if args.command == "review":
+            return _review(root, args)
         if args.command == "demo":
             from tritonform.demo import run_demo  # noqa: PLC0415
 
@@ -412,6 +422,32 @@ def _package(root: Path, args: argparse.Namespace) -> int:
     print(f"  sha256   {manifest.sha256}")
     print(f"  size     {manifest.size_bytes} bytes")
     print(f"  commit   {manifest.source_commit or 'unknown (not a git checkout)'}")
+    return EXIT_OK
+
+
+def _review(root: Path, args: argparse.Namespace) -> int:
+    from tritonform.config.loader import load_deployment  # noqa: PLC0415
+    from tritonform.release.attach import current_release  # noqa: PLC0415
+    from tritonform.review.plan import load_plan  # noqa: PLC0415
+    from tritonform.review.render import markdown, plain, review_environment  # noqa: PLC0415
+
+    layout = ProjectLayout(root)
+    known = layout.environment_names()
+    reviews = []
+    for spec in args.plan:
+        env, sep, file = spec.partition("=")
+        if not sep or not env or not file:
+            raise UserError.single(f"--plan {spec!r}: expected ENV=FILE (e.g. --plan prod=plans/prod.json)")
+        if env not in known:
+            raise UserError.single(f"--plan {spec!r}: no environment {env!r}; environments: {', '.join(known)}")
+        plan = load_plan(f"tritonform-{env}", Path(file))
+        base = current_release(ProjectLayout(args.base), env) if args.base else None
+        reviews.append(review_environment(load_deployment(layout, env), plan, base))
+    text = markdown(reviews) if args.format == "markdown" else plain(reviews)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+    else:
+        print(text, end="")
     return EXIT_OK
 
 

@@ -1,7 +1,9 @@
 """Names and detection times of an environment's rollback alarms.
 
 Alarm names are stable across versions (<endpoint>-rollback-<kind>): the endpoint's
-auto_rollback_configuration lists them, and changing that list makes Terraform replace the endpoint.
+auto_rollback_configuration lists them, so a new version never changes the endpoint's rollback settings.
+(Older releases of the Terraform AWS provider replaced the endpoint when that list changed; with 5.100.0 a
+real plan shows an in-place update, which tests/test_review.py checks.)
 """
 
 from __future__ import annotations
