@@ -272,3 +272,27 @@ def test_plan_json_fixture_shape_matches_terraform(tmp_path: Path) -> None:
 
     assert loaded.changes[0].action == "replace" and not loaded.changes[0].create_before_destroy
     assert loaded.changes[0].changed_keys() == ["name"]
+
+
+def test_security_findings_are_shown_per_environment(tmp_path: Path, run_cli: Callable[..., CliRun]) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"format_version": "1.2", "resource_changes": [
+        {"address": "aws_s3_bucket.b", "type": "aws_s3_bucket", "change": {"actions": ["update"],
+         "before": {"force_destroy": False}, "after": {"force_destroy": True}}}]}))  # fmt: skip
+    report = tmp_path / "checkov.json"
+    report.write_text(json.dumps({"check_type": "terraform_json", "results": {"failed_checks": [
+        {"check_id": "CKV_AWS_98", "check_name": "Ensure endpoint configuration uses KMS",
+         "resource": "aws_sagemaker_endpoint_configuration.c",
+         "file_path": "/cdktf.out/stacks/tritonform-dev/cdk.tf.json"},
+        {"check_id": "CKV_AWS_1", "check_name": "other env", "resource": "r",
+         "file_path": "/cdktf.out/stacks/tritonform-prod/cdk.tf.json"}]}}))  # fmt: skip
+
+    result = run_cli("--root", str(REPO_ROOT), "review", "--plan", f"dev={plan}", "--findings", str(report))
+
+    assert result.code == 0, result.err
+    assert "**Security findings**" in result.out
+    assert "CKV_AWS_98: Ensure endpoint configuration uses KMS" in result.out
+    assert "CKV_AWS_1" not in result.out
+    assert "1 security finding(s)" in result.out
+    bad = run_cli("--root", str(REPO_ROOT), "review", "--plan", f"dev={plan}", "--findings", str(plan))
+    assert bad.code == 2 and "not a checkov JSON report" in bad.err

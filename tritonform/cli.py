@@ -130,6 +130,12 @@ def _parser() -> argparse.ArgumentParser:
     _add_repo_and_policy_commands(commands)
     _add_release_commands(commands)
 
+    plan = commands.add_parser("plan", help="synthesize, then terraform plan every stack into JSON for the review")
+    plan.add_argument("--out", type=Path, required=True, help="directory for <env>.json plans")
+    plan.add_argument("--env", action="append", dest="environments", metavar="ENV", help="only this environment")
+    plan.add_argument("--state-backend", choices=["s3", "local"], default="s3", help="default s3")
+    plan.add_argument("--stand-in", metavar="URL", help="a local AWS stand-in on loopback (tests and demos)")
+
     review = commands.add_parser("review", help="a pull-request review of the Terraform plans of a change")
     review.add_argument(
         "--plan", action="append", required=True, metavar="ENV=FILE", help="terraform show -json output per env"
@@ -137,6 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     review.add_argument("--base", type=Path, help="checkout of the base branch (for the old release files)")
     review.add_argument("--format", choices=["markdown", "text"], default="markdown", help="default markdown")
     review.add_argument("--out", type=Path, help="write here instead of standard output")
+    review.add_argument("--findings", type=Path, help="a checkov JSON report of the synthesized stacks")
 
     commands.add_parser(
         "demo", help="the main job: a whole release of the example model against local stand-ins (moto, Triton)"
@@ -159,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _schema(root, args.out, args.check)
         if args.command == "doctor":
             return _doctor(root, args.quiet)
+        if args.command == "plan":
+            return _plan(root, args)
         if args.command == "review":
             return _review(root, args)
         if args.command == "demo":
@@ -226,8 +235,7 @@ def _synth(root: Path, args: argparse.Namespace) -> int:
     layout = ProjectLayout(root)
     if args.validate:
         terraform.ensure_cli_config(root)  # fail on a missing mirror before spending time on synthesis
-    if args.stand_in is not None and not re.fullmatch(r"http://127\.0\.0\.1:\d{1,5}", args.stand_in):
-        raise UserError.single(f"--stand-in must be http://127.0.0.1:<port> (loopback only), not {args.stand_in!r}")
+    _check_stand_in(args.stand_in)
     stacks = synthesize(layout, outdir, args.environments, args.state_backend, args.stand_in)
     _print_warnings([stack.deployment for stack in stacks], root)
     failures = 0
@@ -425,14 +433,42 @@ def _package(root: Path, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_stand_in(url: str | None) -> None:
+    if url is not None and not re.fullmatch(r"http://127\.0\.0\.1:\d{1,5}", url):
+        raise UserError.single(f"--stand-in must be http://127.0.0.1:<port> (loopback only), not {url!r}")
+
+
+def _plan(root: Path, args: argparse.Namespace) -> int:
+    from tritonform import terraform  # noqa: PLC0415
+    from tritonform.synth import synthesize  # noqa: PLC0415
+
+    _check_stand_in(args.stand_in)
+    stacks = synthesize(ProjectLayout(root), root / "cdktf.out", args.environments, args.state_backend, args.stand_in)
+    args.out.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for stack in stacks:
+        env = stack.deployment.environment.name
+        initialised = terraform.init(stack.directory, root, backend=True)
+        result, document = terraform.plan_json(stack.directory, root) if initialised.ok else (initialised, "")
+        if result.ok:
+            (args.out / f"{env}.json").write_text(document, encoding="utf-8")
+            print(f"{env}: plan written to {args.out / f'{env}.json'}")
+        else:
+            failed += 1
+            print(f"{env}: terraform FAILED:\n{result.output[-3000:]}", file=sys.stderr)
+    return EXIT_NOT_VALID if failed else EXIT_OK
+
+
 def _review(root: Path, args: argparse.Namespace) -> int:
     from tritonform.config.loader import load_deployment  # noqa: PLC0415
     from tritonform.release.attach import current_release  # noqa: PLC0415
+    from tritonform.review.findings import load_findings  # noqa: PLC0415
     from tritonform.review.plan import load_plan  # noqa: PLC0415
     from tritonform.review.render import markdown, plain, review_environment  # noqa: PLC0415
 
     layout = ProjectLayout(root)
     known = layout.environment_names()
+    findings = load_findings(args.findings) if args.findings else {}
     reviews = []
     for spec in args.plan:
         env, sep, file = spec.partition("=")
@@ -442,7 +478,7 @@ def _review(root: Path, args: argparse.Namespace) -> int:
             raise UserError.single(f"--plan {spec!r}: no environment {env!r}; environments: {', '.join(known)}")
         plan = load_plan(f"tritonform-{env}", Path(file))
         base = current_release(ProjectLayout(args.base), env) if args.base else None
-        reviews.append(review_environment(load_deployment(layout, env), plan, base))
+        reviews.append(review_environment(load_deployment(layout, env), plan, base, findings.get(env)))
     text = markdown(reviews) if args.format == "markdown" else plain(reviews)
     if args.out:
         args.out.write_text(text, encoding="utf-8")

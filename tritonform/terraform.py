@@ -98,14 +98,16 @@ def terraform_binary() -> str:
     return binary
 
 
+REGISTRY_ENV = "TRITONFORM_TERRAFORM_REGISTRY"
+
+
 def terraform_env(project_root: Path) -> dict[str, str]:
+    """Terraform's environment: the offline mirror config, unless TRITONFORM_TERRAFORM_REGISTRY=1 (CI runners
+    that reach the registry, e.g. the GitHub workflows) keeps Terraform's own provider installation."""
     env = dict(os.environ)
-    env.update(
-        TF_CLI_CONFIG_FILE=str(ensure_cli_config(project_root)),
-        TF_IN_AUTOMATION="1",
-        TF_INPUT="0",
-        CHECKPOINT_DISABLE="1",
-    )
+    env.update(TF_IN_AUTOMATION="1", TF_INPUT="0", CHECKPOINT_DISABLE="1")
+    if os.environ.get(REGISTRY_ENV) != "1":
+        env["TF_CLI_CONFIG_FILE"] = str(ensure_cli_config(project_root))
     env.pop("TF_PLUGIN_CACHE_DIR", None)
     return env
 
@@ -126,6 +128,20 @@ def run_terraform(
         )
     except subprocess.TimeoutExpired:
         raise UserError.single(f"terraform {' '.join(args)} did not finish within {timeout_s} s", file=cwd) from None
+
+
+def plan_json(stack_dir: Path, project_root: Path, refresh: bool = True) -> tuple[TerraformResult, str]:
+    """`terraform plan -out` then `terraform show -json`: the plan as the review reads it."""
+    planned = run_terraform(
+        ["plan", "-input=false", "-no-color", "-out=tritonform.plan", f"-refresh={'true' if refresh else 'false'}"],
+        stack_dir,
+        project_root,
+        timeout_s=1800,
+    )
+    if planned.returncode != 0:
+        return TerraformResult(False, planned.stdout + planned.stderr), ""
+    shown = run_terraform(["show", "-json", "tritonform.plan"], stack_dir, project_root)
+    return TerraformResult(shown.returncode == 0, planned.stdout + shown.stderr), shown.stdout
 
 
 def init(stack_dir: Path, project_root: Path, backend: bool = False) -> TerraformResult:
