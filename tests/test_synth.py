@@ -151,7 +151,7 @@ def test_cdktf_cli_synthesizes_the_same_json_from_cdktf_json(synthesized_example
 
 
 def test_synth_of_one_environment_and_local_state(tmp_path: Path) -> None:
-    outdir = tmp_path / "out"
+    outdir = tmp_path / "not" / "yet" / "there"  # missing parents are created
 
     result = tritonform_subprocess(
         "synth", "--env", "dev", "--state-backend", "local", "--outdir", str(outdir), cwd=REPO_ROOT

@@ -77,6 +77,7 @@ def synthesize(
     stand_in_endpoint: str | None = None,
 ) -> list[SynthesizedStack]:
     deployments = load_deployments(layout, environments)
+    outdir.mkdir(parents=True, exist_ok=True)  # cdktf creates only the last level
     app = build_app(deployments, outdir, state_backend, stand_in_endpoint)
     app.synth()
     return [
