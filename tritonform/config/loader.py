@@ -103,7 +103,10 @@ def read_yaml(path: Path) -> tuple[object, dict[Loc, int]]:
     except OSError as err:
         raise UserError.single(f"cannot be read: {err.strerror}", file=path) from None
 
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as err:  # e.g. a control character: the reader refuses it before parsing
+        raise UserError.single(f"invalid YAML: {err}".replace("\n", " "), file=path) from None
     try:
         node = loader.get_single_node()
         lines: dict[Loc, int] = {}
@@ -116,7 +119,7 @@ def read_yaml(path: Path) -> tuple[object, dict[Loc, int]]:
         reason = err.problem or err.context or "invalid YAML"
         raise UserError([Problem(file=path, field=None, message=f"invalid YAML: {reason}", line=line)]) from None
     except yaml.YAMLError as err:
-        raise UserError.single(f"invalid YAML: {err}", file=path) from None
+        raise UserError.single(f"invalid YAML: {err}".replace("\n", " "), file=path) from None
     finally:
         loader.dispose()
     return data, lines

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 T = TypeVar("T")
-RETRIES = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=120)
+MAX_ATTEMPTS = 5  # the first try and four retries, with exponential backoff and jitter (botocore "standard")
+RETRIES = Config(retries={"total_max_attempts": MAX_ATTEMPTS, "mode": "standard"}, connect_timeout=10, read_timeout=120)
 
 
 def client(service: str, region: str) -> Any:
