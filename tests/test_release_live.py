@@ -297,7 +297,6 @@ def test_gate_approval_is_required_for_prod(dev_live: tuple[Path, str, list[str]
     assert result is not None
     make_live(project, "staging")
     image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/sagemaker-tritonserver:24.09-py3"
-    package(project / "model_repository", tmp_path / "again", default_model="text_embedder")
     registered = publish(tmp_path / "pkg1500", bucket="acme-tritonform-dev-artifacts", region=REGION, register=True,
                          image_uri=image, quiet=True)  # fmt: skip
     before = layout.release_file("prod").read_bytes()

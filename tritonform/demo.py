@@ -65,11 +65,10 @@ def _bootstrap(stack_dir: Path, root: Path) -> list[str]:
     return lines
 
 
-def _synth(workspace: Path, env: str, stand_in: str, root: Path) -> Path:
+def _synth(workspace: Path, env: str, stand_in: str) -> Path:
     from tritonform.synth import synthesize  # noqa: PLC0415
 
     (stack,) = synthesize(ProjectLayout(workspace), workspace / "cdktf.out", [env], "local", stand_in)
-    del root
     return stack.directory
 
 
@@ -122,7 +121,7 @@ class _Demo:
 
     def bootstrap(self) -> None:
         self.step("create the artifact stores of dev and staging (terraform apply -target, local state, in parallel)")
-        stack_dirs = {env: _synth(self.workspace, env, self.url, self.root) for env in ENVIRONMENTS}
+        stack_dirs = {env: _synth(self.workspace, env, self.url) for env in ENVIRONMENTS}
         with concurrent.futures.ThreadPoolExecutor(max_workers=len(ENVIRONMENTS)) as pool:
             logs = list(pool.map(lambda env: _bootstrap(stack_dirs[env], self.root), ENVIRONMENTS))
         for env, lines in zip(ENVIRONMENTS, logs, strict=True):
@@ -149,7 +148,7 @@ class _Demo:
         before = attached.previous.version_id if attached.previous else "none"
         self.say(f"    dev: {before} -> {attached.release.version_id}")
         self.step("deploy dev: synthesize and terraform apply against the stand-in")
-        _terraform(["apply", "-auto-approve"], _synth(self.workspace, "dev", self.url, self.root), self.root, self.say)
+        _terraform(["apply", "-auto-approve"], _synth(self.workspace, "dev", self.url), self.root, self.say)
         self.step("watch dev's endpoint reach InService on the new configuration")
         result = watch(self.layout, "dev", poll_s=1, timeout_s=60, progress=lambda line: self.say(f"  {line}"))
         self.say(f"    {result.outcome}: {result.detail}")

@@ -26,7 +26,6 @@ from tritonform.errors import UserError
 from tritonform.release import aws
 from tritonform.release.attach import append_history, current_release, environment_lock, history_file, snapshot
 
-IN_PROGRESS = {"Creating", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"}
 Outcome = Literal["in-service", "rolled-back", "failed", "timed-out", "missing"]
 
 

@@ -306,8 +306,6 @@ def _check_tensors(check: _Checker, model: ModelInfo) -> None:
             seen.add(tensor.name)
             if tensor.data_type == mc.TYPE_INVALID:
                 check.problem(path, f"{kind} {tensor.name!r} has no data_type (e.g. TYPE_FP32)", line)
-            if tensor.data_type == mc.TYPE_STRING and tensor.HasField("reshape"):
-                pass  # allowed
             has_reshape = tensor.HasField("reshape")
             if not tensor.dims and not (config.max_batch_size > 0 and has_reshape):
                 check.problem(
@@ -461,7 +459,7 @@ def _check_sequence_batching(check: _Checker, model: ModelInfo) -> None:
     assert config is not None
     if not config.HasField("sequence_batching"):
         return
-    path, text = model.config_path, model.text
+    path = model.config_path
     input_names = {t.name for t in config.input}
     seen_kinds: set[int] = set()
     seen_names: set[str] = set()
@@ -505,7 +503,6 @@ def _check_sequence_batching(check: _Checker, model: ModelInfo) -> None:
                     "bool_false_true with two values (false, true)",
                     line,
                 )
-    del text
 
 
 @dataclass
