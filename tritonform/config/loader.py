@@ -279,22 +279,22 @@ def _model_in(annotation: object) -> type[BaseModel] | None:
 # --- the project -------------------------------------------------------------------------------------
 
 
-def load_environment(layout: ProjectLayout, name: str) -> EnvironmentConfig:
+def _refusal(path: Path, field: str, lines: dict[Loc, int], message: str) -> UserError:
+    """One problem at a top-level field of a file, on the line the field is written (if it is)."""
+    return UserError([Problem(file=path, field=field, line=lines.get((field,)), message=message)])
+
+
+def _read_environment(layout: ProjectLayout, name: str) -> tuple[EnvironmentConfig, dict[Loc, int]]:
     path = layout.environment_file(name)
     data, lines = read_yaml(path)
     environment = validate_data(EnvironmentConfig, data, path, lines)
     if environment.name != name:
-        raise UserError(
-            [
-                Problem(
-                    file=path,
-                    field="name",
-                    line=lines.get(("name",)),
-                    message=f"is {environment.name!r} but the file is {name}.yaml; they must match",
-                )
-            ]
-        )
-    return environment
+        raise _refusal(path, "name", lines, f"is {environment.name!r} but the file is {name}.yaml; they must match")
+    return environment, lines
+
+
+def load_environment(layout: ProjectLayout, name: str) -> EnvironmentConfig:
+    return _read_environment(layout, name)[0]
 
 
 def load_release(layout: ProjectLayout, environment: EnvironmentConfig) -> ReleaseConfig:
@@ -378,35 +378,24 @@ def load_policy(path: Path) -> RolloutPolicy:
     kind = data.get("kind")
     model = POLICY_KINDS.get(kind) if isinstance(kind, str) else None
     if model is None:
-        raise UserError(
-            [
-                Problem(
-                    file=path,
-                    field="kind",
-                    line=lines.get(("kind",)),
-                    message=f"must be one of {', '.join(POLICY_KINDS)}, got {_describe(kind)}",
-                )
-            ]
-        )
+        raise _refusal(path, "kind", lines, f"must be one of {', '.join(POLICY_KINDS)}, got {_describe(kind)}")
     return validate_data(model, data, path, lines)
 
 
-def plan_for(layout: ProjectLayout, environment: EnvironmentConfig) -> tuple[RolloutPlan, list[Problem]]:
-    """The environment's rollout, with every rule applied; problems raise, warnings are returned."""
+def plan_for(
+    layout: ProjectLayout, environment: EnvironmentConfig, lines: dict[Loc, int]
+) -> tuple[RolloutPlan, list[Problem]]:
+    """The environment's rollout, with every rule applied; problems raise, warnings are returned.
+    `lines` locates the environment file's fields (from reading it)."""
     env_file = layout.environment_file(environment.name)
-    _, lines = read_yaml(env_file)
     path = layout.rollout_policies_dir / f"{environment.rollout_policy}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in layout.rollout_policies_dir.glob("*.yaml"))
-        raise UserError(
-            [
-                Problem(
-                    file=env_file,
-                    field="rollout_policy",
-                    line=lines.get(("rollout_policy",)),
-                    message=f"no policy file {path.name} in rollout_policies/; known: {', '.join(known) or 'none'}",
-                )
-            ]
+        raise _refusal(
+            env_file,
+            "rollout_policy",
+            lines,
+            f"no policy file {path.name} in rollout_policies/; known: {', '.join(known) or 'none'}",
         )
     policy = load_policy(path)
     plan = plan_rollout(
@@ -431,8 +420,8 @@ def plan_for(layout: ProjectLayout, environment: EnvironmentConfig) -> tuple[Rol
 
 
 def load_deployment(layout: ProjectLayout, name: str) -> Deployment:
-    environment = load_environment(layout, name)
-    plan, warnings = plan_for(layout, environment)
+    environment, lines = _read_environment(layout, name)
+    plan, warnings = plan_for(layout, environment, lines)
     release = load_release(layout, environment)
     return Deployment(
         environment,
