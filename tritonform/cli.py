@@ -434,7 +434,9 @@ def _package(root: Path, args: argparse.Namespace) -> int:
 
 
 def _check_stand_in(url: str | None) -> None:
-    if url is not None and not re.fullmatch(r"http://127\.0\.0\.1:\d{1,5}", url):
+    from tritonform.standin import STAND_IN_URL  # noqa: PLC0415
+
+    if url is not None and not re.fullmatch(STAND_IN_URL, url):
         raise UserError.single(f"--stand-in must be http://127.0.0.1:<port> (loopback only), not {url!r}")
 
 

@@ -27,6 +27,7 @@ from tritonform.constructs import (
 from tritonform.constructs._aws import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from tritonform.constructs._props import Props
 from tritonform.constructs.endpoint_props import endpoint_props_for
+from tritonform.standin import STAND_IN_URL
 
 STAND_IN_SERVICES = ("s3", "sagemaker", "iam", "kms", "cloudwatch", "applicationautoscaling", "sts", "ecr", "logs")
 # What a local AWS stand-in (moto) cannot create, with the reason; left out of stand-in stacks and named.
@@ -46,7 +47,7 @@ class ServingStackProps(Props):
     state_backend: Literal["s3", "local"] = "s3"
     """local keeps the state in a file beside the stack (tests, the stand-in demo). Default s3."""
 
-    stand_in_endpoint: Annotated[str, Field(pattern=r"^http://127\.0\.0\.1:\d{1,5}$")] | None = None
+    stand_in_endpoint: Annotated[str, Field(pattern=rf"^{STAND_IN_URL}$")] | None = None
     """Point the provider at a local AWS stand-in on loopback (the demo, end-to-end tests): test credentials,
     no account check, and no resources the stand-in cannot create (NOT_ON_STAND_IN). Default None."""
 
