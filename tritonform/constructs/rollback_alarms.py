@@ -20,13 +20,18 @@ from constructs import Construct
 from pydantic import Field
 
 from tritonform.config.alarms import BUILT_IN_SUFFIXES, alarm_name
-from tritonform.config.environment import AlarmWindow
+from tritonform.config.environment import AlarmWindow, CountAlarm
 from tritonform.config.environment import RollbackAlarms as RollbackAlarmsConfig
 from tritonform.constructs._aws import CloudwatchMetricAlarm
 from tritonform.constructs._props import Props
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 MICROSECONDS_PER_MS = 1000
+# Error counts per period (Sum): the environment's field, SageMaker's metric, what a breach means.
+COUNT_ALARMS = (
+    ("invocation_5xx_errors", "Invocation5XXErrors", "SageMaker answered with 5xx: the new version fails requests"),
+    ("model_errors", "InvocationModelErrors", "Triton answered with an error or not at all"),
+)
 
 
 class RollbackAlarmsProps(Props):
@@ -49,30 +54,20 @@ class RollbackAlarms(Construct):
         self.alarms: list[CloudwatchMetricAlarm] = []
         dimensions = {"EndpointName": props.endpoint_name, "VariantName": props.variant_name}
         config = props.alarms
-        if config.invocation_5xx_errors is not None:
-            self._alarm(
-                BUILT_IN_SUFFIXES["invocation_5xx_errors"],
-                config.invocation_5xx_errors,
-                "Invocation5XXErrors",
-                SAGEMAKER_NAMESPACE,
-                dimensions,
-                threshold=config.invocation_5xx_errors.threshold,
-                statistic="Sum",
-                comparison="GreaterThanOrEqualToThreshold",
-                description="SageMaker answered with 5xx: the new version fails requests",
-            )
-        if config.model_errors is not None:
-            self._alarm(
-                BUILT_IN_SUFFIXES["model_errors"],
-                config.model_errors,
-                "InvocationModelErrors",
-                SAGEMAKER_NAMESPACE,
-                dimensions,
-                threshold=config.model_errors.threshold,
-                statistic="Sum",
-                comparison="GreaterThanOrEqualToThreshold",
-                description="Triton answered with an error or not at all",
-            )
+        for attribute, metric_name, description in COUNT_ALARMS:
+            count: CountAlarm | None = getattr(config, attribute)
+            if count is not None:
+                self._alarm(
+                    BUILT_IN_SUFFIXES[attribute],
+                    count,
+                    metric_name,
+                    SAGEMAKER_NAMESPACE,
+                    dimensions,
+                    threshold=count.threshold,
+                    statistic="Sum",
+                    comparison="GreaterThanOrEqualToThreshold",
+                    description=description,
+                )
         if config.model_latency_p99 is not None:
             self._alarm(
                 BUILT_IN_SUFFIXES["model_latency_p99"],
