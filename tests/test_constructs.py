@@ -159,9 +159,12 @@ ROLE = ExecutionRoleProps(
     endpoint_name="embedder-prod",
     artifact_bucket_arn="arn:aws:s3:::acme-artifacts",
     model_name="vector_normalizer",
-    kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/k",
+    artifacts_kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/k",
     image_repository_arn="arn:aws:ecr:us-east-1:763104351884:repository/sagemaker-tritonserver",
 )
+
+
+IN_VPC = {"subnet_ids": ["subnet-0a1b2c3d4e5f60718"], "security_group_ids": ["sg-0c1d2e3f4a5b60718"]}
 
 
 def role_statements(props: ExecutionRoleProps) -> dict[str, dict[str, Any]]:
@@ -191,16 +194,17 @@ def test_role_reads_only_its_models_prefix_and_decrypts_only_its_key() -> None:
 
     assert statements["ReadThisModelsArtifacts"]["resources"] == ["arn:aws:s3:::acme-artifacts/vector_normalizer/*"]
     assert statements["ListThisModelsPrefix"]["condition"][0]["values"] == ["vector_normalizer/*"]
-    assert statements["DecryptArtifacts"]["resources"] == [ROLE.kms_key_arn]
+    assert statements["DecryptArtifacts"]["resources"] == [ROLE.artifacts_kms_key_arn]
     assert statements["PullTheTritonImage"]["resources"] == [ROLE.image_repository_arn]
     assert statements["ReadThisEndpointsRollbackAlarms"]["actions"] == ["cloudwatch:DescribeAlarms"]
 
 
 def test_role_grants_a_wildcard_resource_only_where_aws_allows_no_scoping() -> None:
-    statements = role_statements(ROLE.model_copy(update={"in_vpc": True, "data_capture_prefix": "capture/"}))
+    statements = role_statements(ROLE.model_copy(update=IN_VPC | {"data_capture_prefix": "capture/"}))
 
     wildcard = {sid for sid, s in statements.items() if "*" in s["resources"]}
-    assert wildcard == {"EcrLoginHasNoResourceScope", "PublishSageMakerMetricsOnly", "AttachToTheVpc"}
+    assert wildcard == {"EcrLoginHasNoResourceScope", "PublishSageMakerMetricsOnly", "DescribeTheVpc"}
+    assert all(action.startswith("ec2:Describe") for action in statements["DescribeTheVpc"]["actions"])
     assert statements["PublishSageMakerMetricsOnly"]["condition"][0]["variable"] == "cloudwatch:namespace"
     assert all("*" not in action for s in statements.values() for action in s["actions"])
 
@@ -210,8 +214,29 @@ def test_role_can_write_data_capture_only_when_capture_is_on() -> None:
     with_capture = role_statements(ROLE.model_copy(update={"data_capture_prefix": "capture/"}))
 
     assert "WriteDataCapture" not in without
-    assert "AttachToTheVpc" not in without
+    assert not {"DescribeTheVpc", "CreateInterfacesInTheseSubnets"} & set(without)
     assert with_capture["WriteDataCapture"]["resources"] == ["arn:aws:s3:::acme-artifacts/capture/*"]
+    assert "EncryptDataCapture" not in with_capture  # no capture key given: S3-managed encryption
+
+
+def test_role_creates_network_interfaces_only_in_its_own_subnets_and_security_groups() -> None:
+    statements = role_statements(ROLE.model_copy(update=IN_VPC))
+
+    ec2 = "arn:aws:ec2:us-east-1:123456789012"
+    assert sorted(statements["CreateInterfacesInTheseSubnets"]["resources"]) == sorted(
+        [
+            f"{ec2}:network-interface/*",
+            f"{ec2}:subnet/subnet-0a1b2c3d4e5f60718",
+            f"{ec2}:security-group/sg-0c1d2e3f4a5b60718",
+        ]
+    )
+    assert statements["ManageTheInterfaces"]["resources"] == [f"{ec2}:network-interface/*"]
+
+
+def test_role_without_artifact_key_has_no_kms_statement() -> None:
+    statements = role_statements(ROLE.model_copy(update={"artifacts_kms_key_arn": None}))
+
+    assert not [sid for sid, s in statements.items() if any(a.startswith("kms:") for a in s["actions"])]
 
 
 # --- TritonEndpoint ------------------------------------------------------------------------------------

@@ -296,3 +296,25 @@ def test_security_findings_are_shown_per_environment(tmp_path: Path, run_cli: Ca
     assert "1 security finding(s)" in result.out
     bad = run_cli("--root", str(REPO_ROOT), "review", "--plan", f"dev={plan}", "--findings", str(plan))
     assert bad.code == 2 and "not a checkov JSON report" in bad.err
+
+
+def test_turning_a_hardening_control_off_needs_attention_and_is_listed(base: Base, tmp_path: Path) -> None:
+    review = review_of(base, tmp_path, lambda p: edit_yaml(p / "environments/dev.yaml",
+                                                           lambda d: d.update(encryption={"artifacts": False})))  # fmt: skip
+
+    assert review.verdict == "needs attention"
+    turned_off = dict(review.sections)["Hardening controls turned off"]
+    assert any(line.startswith("without **kms-artifacts** (`encryption.artifacts`)") for line in turned_off)
+    assert any("hardening controls this environment runs without change" in r for r in review.reasons)
+    assert any("aws_s3_bucket_server_side_encryption_configuration" in c for c in review.changes)
+
+
+def test_unchanged_hardening_is_listed_without_attention(base: Base, tmp_path: Path) -> None:
+    review = review_of(base, tmp_path, _new_version)
+
+    assert review.verdict == "safe", review.reasons
+    # the stand-in copy of dev runs without a VPC and without network isolation (see _stand_in_project)
+    assert dict(review.sections)["Hardening controls turned off"] == [
+        "without **vpc** (`network.subnet_ids`): no exception recorded (dev does not need one)",
+        "without **network-isolation** (`network.network_isolation`): no exception recorded (dev does not need one)",
+    ]

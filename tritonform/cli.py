@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tritonform import __version__
 from tritonform.config import Deployment, ProjectLayout, load_deployments
+from tritonform.config.environment import EnvironmentConfig, weakened_controls
 from tritonform.errors import EXIT_INVALID_INPUT, UserError
 
 EXIT_OK = 0
@@ -209,7 +210,25 @@ def _describe(deployment: Deployment) -> list[str]:
         f"from {release.attached.commit[:12]}",
         f"  rollout   {env.rollout_policy} ({deployment.rollout.policy.kind}), {env.rollback_alarms.count} rollback "
         f"alarm(s), up to {deployment.rollout.total_s // 60} min",
+        *_describe_hardening(env),
     ]
+
+
+def _describe_hardening(env: EnvironmentConfig) -> list[str]:
+    weakened = weakened_controls(env)
+    if not weakened:
+        return ["  security  every hardening control on (VPC, network isolation, KMS)"]
+    excepted = {exception.control: exception for exception in env.security_exceptions}
+    lines = []
+    for control in weakened:
+        exception = excepted.get(control.name)
+        recorded = (
+            f"exception {exception.ticket}, approved by {exception.approved_by}: {exception.reason}"
+            if exception
+            else "no recorded exception"
+        )
+        lines.append(f"  security  WITHOUT {control.name} ({control.field}); {recorded}")
+    return lines
 
 
 def _print_warnings(deployments: list[Deployment], root: Path) -> None:

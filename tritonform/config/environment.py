@@ -6,6 +6,8 @@ construct is ever built from a value SageMaker or Terraform would refuse later.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
@@ -151,10 +153,28 @@ class Network(FrozenModel):
 
 
 class Encryption(FrozenModel):
-    """Customer-managed KMS encryption for the artifacts, the data capture and (where allowed) the volume."""
+    """Customer-managed KMS encryption for the artifacts, the data capture and (where allowed) the volume.
+
+    Each use can be turned off on its own; prod refuses that without a recorded security exception.
+    """
 
     kms_key_arn: KmsKeyArn | None = None
     """Use this existing key. Default null: the stack creates a key with rotation and an explicit policy."""
+
+    artifacts: bool = True
+    """Encrypt the artifact bucket with the KMS key (SSE-KMS); false falls back to S3-managed keys (SSE-S3).
+    Default true."""
+
+    volume: bool = True
+    """Encrypt the instances' EBS volume with the KMS key. Instance types with local NVMe have no EBS volume:
+    their storage is encrypted by the instance's hardware module whatever this says. Default true."""
+
+    data_capture: bool = True
+    """Encrypt captured requests and responses with the KMS key. Default true."""
+
+    @property
+    def uses_kms(self) -> bool:
+        return self.artifacts or self.volume or self.data_capture
 
 
 class Artifacts(FrozenModel):
@@ -165,6 +185,16 @@ class Artifacts(FrozenModel):
 
     noncurrent_version_days: Annotated[int, Field(ge=1, le=3650)] = 90
     """Days a replaced or deleted object version is kept before expiry (1-3650). Default 90."""
+
+    access_log_bucket: BucketName | None = None
+    """Existing bucket that receives S3 server access logs of the artifact bucket, under
+    <artifact bucket>/. Default null: no server access logs (CloudTrail data events are the audit trail)."""
+
+    @model_validator(mode="after")
+    def _logs_elsewhere(self) -> Self:
+        if self.access_log_bucket == self.bucket:
+            raise FieldError("access_log_bucket", "a bucket cannot hold its own access logs (each log is a write)")
+        return self
 
 
 class DataCapture(FrozenModel):
@@ -291,6 +321,30 @@ class ExtraAlarm(AlarmWindow):
     """Add EndpointName and VariantName dimensions. Default true."""
 
 
+HardeningControlName = Literal["vpc", "network-isolation", "kms-artifacts", "kms-volume", "kms-data-capture"]
+
+
+class SecurityException(FrozenModel):
+    """A hardening control this environment runs without, on purpose, with who decided it and why.
+
+    Prod refuses to run with a control off unless an exception names it; the exception is kept in the
+    environment file (so in git history and in the pull request that adds it) and printed by every
+    `tritonform check`, `synth` and plan review.
+    """
+
+    control: HardeningControlName
+    """The control that is off: vpc, network-isolation, kms-artifacts, kms-volume or kms-data-capture."""
+
+    reason: Annotated[str, Field(min_length=20, max_length=500)]
+    """Why the environment cannot run with the control on (20-500 characters)."""
+
+    approved_by: Annotated[str, Field(min_length=1, max_length=100)]
+    """Who accepted the risk (a person or a team, as the security review knows them)."""
+
+    ticket: Annotated[str, Field(pattern=r"^[A-Za-z0-9][\w./#:-]{0,99}$")]
+    """Where the decision is recorded, e.g. SEC-1234 or a URL path (1-100 characters)."""
+
+
 MAX_ROLLBACK_ALARMS = 10  # AutoRollbackConfiguration accepts 1-10 alarms
 
 
@@ -361,6 +415,23 @@ class EnvironmentConfig(FrozenModel):
     rollback_alarms: RollbackAlarms = RollbackAlarms()
     """Alarms that roll a new version back. Default: 5xx errors and model errors."""
 
+    security_exceptions: Annotated[list[SecurityException], Field(max_length=5)] = []
+    """Hardening controls turned off on purpose, each with a reason, an approver and a ticket. Prod needs
+    one for every control it turns off; an exception for a control that is on is refused. Default none."""
+
+    @model_validator(mode="after")
+    def _exceptions_match_controls(self) -> Self:
+        named = [exception.control for exception in self.security_exceptions]
+        for index, control in enumerate(named):
+            if control in named[:index]:
+                raise FieldError(f"security_exceptions.{index}.control", f"names {control!r} a second time")
+            if control not in {weakened.name for weakened in weakened_controls(self)}:
+                raise FieldError(
+                    f"security_exceptions.{index}.control",
+                    f"{control!r} is on in this environment, so there is nothing to except: remove the entry",
+                )
+        return self
+
     @model_validator(mode="after")
     def _fixed_capacity_without_autoscaling(self) -> Self:
         capacity = self.capacity
@@ -380,3 +451,62 @@ class EnvironmentConfig(FrozenModel):
     @property
     def stack_name(self) -> str:
         return f"tritonform-{self.name}"
+
+
+@dataclass(frozen=True)
+class HardeningControl:
+    """A control that is on by default; turning it off weakens the environment (prod needs an exception)."""
+
+    name: HardeningControlName
+    field: str
+    """The setting that turns it off, dotted from the environment file's top."""
+
+    why: str
+    is_off: Callable[[EnvironmentConfig], bool]
+
+
+HARDENING_CONTROLS: tuple[HardeningControl, ...] = (
+    HardeningControl(
+        "vpc",
+        "network.subnet_ids",
+        "instances outside a VPC reach S3 and ECR over the public AWS network and cannot be confined by "
+        "security groups or VPC endpoint policies",
+        lambda env: not env.network.in_vpc,
+    ),
+    HardeningControl(
+        "network-isolation",
+        "network.network_isolation",
+        "without network isolation a compromised model or Triton backend can send data anywhere the "
+        "instance's network reaches",
+        lambda env: not env.network.network_isolation,
+    ),
+    HardeningControl(
+        "kms-artifacts",
+        "encryption.artifacts",
+        "S3-managed keys cannot be revoked or audited per use; a KMS key's policy and CloudTrail record "
+        "decide and show who read a model",
+        lambda env: not env.encryption.artifacts,
+    ),
+    HardeningControl(
+        "kms-volume",
+        "encryption.volume",
+        "the instances' EBS volumes hold the unpacked model; without the environment's key they are "
+        "encrypted only with an AWS-managed key",
+        lambda env: not env.encryption.volume and not env.endpoint.instance.local_nvme,
+    ),
+    HardeningControl(
+        "kms-data-capture",
+        "encryption.data_capture",
+        "captured requests and responses are user data; they must be as protected as the model",
+        lambda env: env.data_capture is not None and not env.encryption.data_capture,
+    ),
+)
+
+
+# The stack output that records them, so a plan shows when they change.
+SECURITY_EXCEPTIONS_OUTPUT = "security_exceptions"
+
+
+def weakened_controls(env: EnvironmentConfig) -> list[HardeningControl]:
+    """The hardening controls this environment runs without."""
+    return [control for control in HARDENING_CONTROLS if control.is_off(env)]

@@ -158,6 +158,11 @@ def _dotted(loc: Loc) -> str:
     return out
 
 
+def field_loc(field: str) -> Loc:
+    """A FieldError's dotted field as a location: "extra.0.name" -> ("extra", 0, "name")."""
+    return tuple(int(part) if part.isdigit() else part for part in field.split("."))
+
+
 def _line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:
     for end in range(len(loc), -1, -1):
         if loc[:end] in lines:
@@ -190,7 +195,7 @@ def _problem(model: type[BaseModel], error: ErrorDetails, path: Path, lines: dic
     message = error["msg"]
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, FieldError):
-        loc = (*loc, *cause.field.split("."))
+        loc = (*loc, *field_loc(cause.field))
         message = cause.message
     elif error["type"] == "extra_forbidden":
         allowed = sorted(_fields_at(model, loc[:-1]))
@@ -411,8 +416,8 @@ def plan_for(
     problems, warnings = apply_rules(environment, plan)
 
     def located(error: FieldError) -> Problem:
-        loc = tuple(error.field.split("."))
-        return Problem(file=env_file, field=error.field, message=error.message, line=_line_for(loc, lines))
+        loc = field_loc(error.field)
+        return Problem(file=env_file, field=_dotted(loc), message=error.message, line=_line_for(loc, lines))
 
     if problems:
         raise UserError([located(p) for p in problems])

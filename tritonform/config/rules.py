@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tritonform.config._base import FieldError
-from tritonform.config.environment import EnvironmentConfig
+from tritonform.config.environment import HARDENING_CONTROLS, EnvironmentConfig, HardeningControl
 from tritonform.config.rollout import AllAtOncePolicy, RolloutPlan
 
 
@@ -70,6 +70,28 @@ RULES: list[Rule] = [
         "version can be caught",
         lambda _env, _plan: None,  # decided in rollout.plan_rollout, which knows the timeline
     ),
+]
+
+
+def _unexcepted(control: HardeningControl) -> Callable[[EnvironmentConfig, RolloutPlan], FieldError | None]:
+    def broken(env: EnvironmentConfig, _plan: RolloutPlan) -> FieldError | None:
+        excepted = {exception.control for exception in env.security_exceptions}
+        if not control.is_off(env) or control.name in excepted:
+            return None
+        return FieldError(
+            control.field,
+            f"prod must keep {control.name} on; turning it off needs a security_exceptions entry "
+            f"(control: {control.name}, reason, approved_by, ticket)",
+        )
+
+    return broken
+
+
+# Prod keeps every hardening control on unless an exception in the environment file records who turned one
+# off and why; dev and staging may experiment (their choices still show in every check and plan review).
+RULES += [
+    Rule(f"prod-keeps-{control.name}", frozenset({"prod"}), "problem", control.why, _unexcepted(control))
+    for control in HARDENING_CONTROLS
 ]
 
 

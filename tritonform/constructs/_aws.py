@@ -68,6 +68,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfigurationRuleFilter,
     S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
 )
+from cdktf_cdktf_provider_aws.s3_bucket_logging import S3BucketLoggingA
 from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
     S3BucketOwnershipControls,
     S3BucketOwnershipControlsRule,
@@ -134,6 +135,7 @@ __all__ = [
     "S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload",
     "S3BucketLifecycleConfigurationRuleFilter",
     "S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration",
+    "S3BucketLoggingA",
     "S3BucketOwnershipControls",
     "S3BucketOwnershipControlsRule",
     "S3BucketPolicy",

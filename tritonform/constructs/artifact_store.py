@@ -20,6 +20,7 @@ from tritonform.constructs._aws import (
     S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
     S3BucketLifecycleConfigurationRuleFilter,
     S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
+    S3BucketLoggingA,
     S3BucketOwnershipControls,
     S3BucketOwnershipControlsRule,
     S3BucketPolicy,
@@ -49,11 +50,21 @@ class ArtifactStoreProps(Props):
     existing_kms_key_arn: str | None = None
     """Use this key instead of creating one. Default: create a key with yearly rotation."""
 
+    key_needed: bool = True
+    """Something (objects, volumes, data capture) is encrypted with the key. False: no key is created.
+    Default true."""
+
+    objects_use_kms: bool = True
+    """Encrypt objects with the key (SSE-KMS); false uses S3-managed keys (SSE-S3). Default true."""
+
     noncurrent_version_days: Annotated[int, Field(ge=1, le=3650)] = 90
     """Days replaced object versions are kept (1-3650). Default 90."""
 
     key_deletion_window_days: Annotated[int, Field(ge=7, le=30)] = 30
     """Waiting period before a deleted key is gone (7-30). Default 30: the longest, as keys guard data."""
+
+    access_log_bucket: Annotated[str, Field(min_length=3, max_length=63)] | None = None
+    """Bucket that receives server access logs under <bucket_name>/. Default None: no access logs."""
 
     deny_plain_http: bool = True
     """Attach the bucket policy that refuses requests without TLS. Default true; off only for a local
@@ -67,7 +78,7 @@ class ModelArtifactStore(Construct):
         super().__init__(scope, id_)
         self.props = props
         self.key: KmsKey | None = None
-        if props.existing_kms_key_arn is None:
+        if props.existing_kms_key_arn is None and props.key_needed:
             self.key_policy = DataAwsIamPolicyDocument(
                 self,
                 "key-policy",
@@ -95,7 +106,7 @@ class ModelArtifactStore(Construct):
                 policy=self.key_policy.json,
             )
             KmsAlias(self, "alias", name=props.key_alias, target_key_id=self.key.key_id)
-        self.key_arn: str = props.existing_kms_key_arn or (self.key.arn if self.key else "")
+        self.key_arn: str | None = props.existing_kms_key_arn or (self.key.arn if self.key else None)
 
         self.bucket = S3Bucket(self, "bucket", bucket=props.bucket_name, force_destroy=False)
         self.bucket_arn: str = self.bucket.arn
@@ -131,8 +142,12 @@ class ModelArtifactStore(Construct):
                         S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
                             sse_algorithm="aws:kms", kms_master_key_id=self.key_arn
                         )
+                        if props.objects_use_kms
+                        else S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                            sse_algorithm="AES256"
+                        )
                     ),
-                    bucket_key_enabled=True,
+                    bucket_key_enabled=True if props.objects_use_kms else None,
                 )
             ],
         )
@@ -157,6 +172,14 @@ class ModelArtifactStore(Construct):
             ],
             depends_on=[self.versioning],
         )
+        if props.access_log_bucket is not None:
+            S3BucketLoggingA(
+                self,
+                "access-logs",
+                bucket=self.bucket.id,
+                target_bucket=props.access_log_bucket,
+                target_prefix=f"{props.bucket_name}/",
+            )
         if not props.deny_plain_http:
             return
         self.bucket_policy_document = DataAwsIamPolicyDocument(

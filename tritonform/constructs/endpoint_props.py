@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from tritonform.config.environment import EnvironmentConfig
+from tritonform.config.instances import GPU_INSTANCES
 from tritonform.config.release import ReleaseConfig
 from tritonform.config.rollout import CompiledDeployment
 from tritonform.constructs._props import Props, Tags
@@ -33,8 +34,8 @@ class DataCaptureProps(Props):
     ]
     """What is captured. Default both."""
 
-    kms_key_arn: str
-    """Key the captured objects are encrypted with (a token is fine)."""
+    kms_key_arn: str | None = None
+    """Key the captured objects are encrypted with (a token is fine). Default None: S3-managed keys."""
 
 
 class TritonEndpointProps(Props):
@@ -72,7 +73,8 @@ class TritonEndpointProps(Props):
     """EBS volume per instance; None for instance types with local NVMe. Default None."""
 
     volume_kms_key_arn: str | None = None
-    """Key for the EBS volume; None for instance types with local NVMe (SageMaker refuses it). Default None."""
+    """Key for the EBS volume; None for instance types with local NVMe (SageMaker refuses it) or when the
+    environment turned volume encryption off. Default None."""
 
     model_data_download_timeout_s: Annotated[int, Field(ge=60, le=3600)] = 1200
     """Default 1200."""
@@ -116,8 +118,17 @@ class TritonEndpointProps(Props):
         settings = self.model_dump(
             exclude={"execution_role_arn", "volume_kms_key_arn", "tags", "endpoint_name", "version_id", "deployment"},
         )
+        # Which keys are used decides the configuration too. Recorded only when one is left out, so the
+        # names of configurations that use every key stay what they have always been.
+        unencrypted = []
+        if self.data_capture and self.data_capture.kms_key_arn is None:
+            unencrypted.append("data_capture")
         if settings.get("data_capture"):
             settings["data_capture"].pop("kms_key_arn", None)
+        if self.volume_kms_key_arn is None and not GPU_INSTANCES[self.instance_type].local_nvme:
+            unencrypted.append("volume")
+        if unencrypted:
+            settings["without_kms"] = unencrypted
         settings["container_environment"] = self.container_environment()
         canonical = json.dumps(settings, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:SETTINGS_DIGEST_LENGTH]
@@ -131,7 +142,7 @@ def endpoint_props_for(
     release: ReleaseConfig,
     *,
     execution_role_arn: str,
-    kms_key_arn: str,
+    kms_key_arn: str | None,
     deployment: CompiledDeployment | None,
 ) -> TritonEndpointProps:
     """The endpoint an environment declares for a release (role and key may be tokens)."""
@@ -149,7 +160,7 @@ def endpoint_props_for(
         instance_type=env.endpoint.instance_type,
         initial_instance_count=env.capacity.initial_instances,
         volume_size_gb=env.endpoint.volume_size_gb,
-        volume_kms_key_arn=kms_key_arn if ebs_volume else None,
+        volume_kms_key_arn=kms_key_arn if ebs_volume and env.encryption.volume else None,
         model_data_download_timeout_s=env.endpoint.model_data_download_timeout_s,
         container_startup_health_check_timeout_s=env.endpoint.container_startup_health_check_timeout_s,
         network_isolation=env.network.network_isolation,
@@ -159,7 +170,7 @@ def endpoint_props_for(
             destination_s3_uri=f"s3://{env.artifacts.bucket}/{capture.prefix}{env.endpoint.name}",
             sampling_percent=capture.sampling_percent,
             modes=["Input" if mode == "input" else "Output" for mode in capture.capture],
-            kms_key_arn=kms_key_arn,
+            kms_key_arn=kms_key_arn if env.encryption.data_capture else None,
         )
         if capture
         else None,

@@ -17,18 +17,20 @@ from tritonform.constructs._aws import (
 )
 from tritonform.constructs._props import AwsPartition, Props
 
-# Network interfaces in the customer's VPC: SageMaker documents these for VPC-attached models; the
-# ec2:Describe* and CreateNetworkInterface calls do not support resource-level scoping.
-_VPC_ACTIONS = [
-    "ec2:CreateNetworkInterface",
-    "ec2:CreateNetworkInterfacePermission",
-    "ec2:DeleteNetworkInterface",
-    "ec2:DeleteNetworkInterfacePermission",
+# What SageMaker does with the role to attach a VPC-configured model's instances to the customer's subnets.
+# The Describe calls support no resource-level scoping (IAM's service authorization reference); the others
+# are scoped to the environment's subnets, security groups and the account's network interfaces.
+VPC_DESCRIBE_ACTIONS = [
     "ec2:DescribeDhcpOptions",
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeSubnets",
     "ec2:DescribeVpcs",
+]
+VPC_INTERFACE_ACTIONS = [
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
 ]
 
 
@@ -50,8 +52,11 @@ class ExecutionRoleProps(Props):
     model_name: Annotated[str, Field(min_length=1)]
     """Reads are limited to <bucket>/<model_name>/*: every version of this model, nothing else."""
 
-    kms_key_arn: str
-    """The key the artifacts (and data capture) are encrypted with."""
+    artifacts_kms_key_arn: str | None = None
+    """The key the artifacts are encrypted with. Default None: S3-managed keys, nothing to decrypt."""
+
+    data_capture_kms_key_arn: str | None = None
+    """The key captured data is encrypted with. Default None: S3-managed keys."""
 
     image_repository_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository/.+$")]
     """The ECR repository of the pinned Triton image."""
@@ -59,8 +64,12 @@ class ExecutionRoleProps(Props):
     data_capture_prefix: str | None = None
     """Where data capture writes in the artifact bucket. Default: no capture, no write access."""
 
-    in_vpc: bool = False
-    """Grant the network-interface actions SageMaker needs to attach to the VPC. Default false."""
+    subnet_ids: list[str] = []
+    """The VPC subnets the instances attach to; network-interface actions are granted only for these.
+    Default none (no VPC, no EC2 actions)."""
+
+    security_group_ids: list[str] = []
+    """The security groups the instances' interfaces get. Default none."""
 
 
 class ExecutionRole(Construct):
@@ -106,10 +115,16 @@ class ExecutionRole(Construct):
                     )
                 ],
             ),
-            DataAwsIamPolicyDocumentStatement(
-                sid="DecryptArtifacts",
-                actions=["kms:Decrypt", "kms:DescribeKey"],
-                resources=[props.kms_key_arn],
+            *(
+                [
+                    DataAwsIamPolicyDocumentStatement(
+                        sid="DecryptArtifacts",
+                        actions=["kms:Decrypt", "kms:DescribeKey"],
+                        resources=[props.artifacts_kms_key_arn],
+                    )
+                ]
+                if props.artifacts_kms_key_arn is not None
+                else []
             ),
             DataAwsIamPolicyDocumentStatement(
                 sid="PullTheTritonImage",
@@ -157,22 +172,40 @@ class ExecutionRole(Construct):
             ),
         ]
         if props.data_capture_prefix is not None:
-            statements += [
+            statements.append(
                 DataAwsIamPolicyDocumentStatement(
                     sid="WriteDataCapture",
                     actions=["s3:PutObject"],
                     resources=[f"{props.artifact_bucket_arn}/{props.data_capture_prefix}*"],
+                )
+            )
+            if props.data_capture_kms_key_arn is not None:
+                statements.append(
+                    DataAwsIamPolicyDocumentStatement(
+                        sid="EncryptDataCapture",
+                        actions=["kms:GenerateDataKey", "kms:Encrypt"],
+                        resources=[props.data_capture_kms_key_arn],
+                    )
+                )
+        if props.subnet_ids:
+            ec2 = f"{arn}:ec2:{props.region}:{props.account_id}"
+            statements += [
+                DataAwsIamPolicyDocumentStatement(sid="DescribeTheVpc", actions=VPC_DESCRIBE_ACTIONS, resources=["*"]),
+                DataAwsIamPolicyDocumentStatement(
+                    sid="CreateInterfacesInTheseSubnets",
+                    actions=["ec2:CreateNetworkInterface"],
+                    resources=[
+                        f"{ec2}:network-interface/*",
+                        *(f"{ec2}:subnet/{subnet}" for subnet in props.subnet_ids),
+                        *(f"{ec2}:security-group/{group}" for group in props.security_group_ids),
+                    ],
                 ),
                 DataAwsIamPolicyDocumentStatement(
-                    sid="EncryptDataCapture",
-                    actions=["kms:GenerateDataKey", "kms:Encrypt"],
-                    resources=[props.kms_key_arn],
+                    sid="ManageTheInterfaces",
+                    actions=VPC_INTERFACE_ACTIONS,
+                    resources=[f"{ec2}:network-interface/*"],
                 ),
             ]
-        if props.in_vpc:
-            statements.append(
-                DataAwsIamPolicyDocumentStatement(sid="AttachToTheVpc", actions=_VPC_ACTIONS, resources=["*"])
-            )
         self.permissions = DataAwsIamPolicyDocument(self, "permissions", statement=statements)
         self.role = IamRole(
             self,

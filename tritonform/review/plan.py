@@ -44,6 +44,8 @@ class Plan:
     stack: str
     path: Path
     changes: list[ResourceChange]
+    changed_outputs: frozenset[str] = frozenset()
+    """Stack outputs the plan creates, updates or deletes."""
 
     @property
     def effective(self) -> list[ResourceChange]:
@@ -84,4 +86,10 @@ def load_plan(stack: str, path: Path) -> Plan:
             )
         except (KeyError, TypeError) as err:
             raise UserError.single(f"a resource change lacks {err}: the plan is damaged", file=path) from None
-    return Plan(stack, path, changes)
+    outputs = document.get("output_changes") or {}
+    changed_outputs = frozenset(
+        name
+        for name, change in (outputs.items() if isinstance(outputs, dict) else [])
+        if isinstance(change, dict) and change.get("actions") != ["no-op"]
+    )
+    return Plan(stack, path, changes, changed_outputs)

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from tritonform.config.environment import SECURITY_EXCEPTIONS_OUTPUT, weakened_controls
 from tritonform.config.loader import Deployment
 from tritonform.config.release import ReleaseConfig
 from tritonform.explain import clock, timeline
@@ -127,6 +128,7 @@ def review_environment(
             review.sections.append((f"{group} changes", lines))
             if group in {"IAM", "KMS"}:
                 review.attention(f"{group} changes: check the permissions and keys")
+    _hardening(review, deployment, plan)
     if findings:
         review.sections.append(("Security findings", findings))
         review.attention(f"{len(findings)} security finding(s)")
@@ -134,6 +136,29 @@ def review_environment(
         review.reasons.append("new version through the rollout policy, nothing destroyed" if review.version_line
                               and "->" in review.version_line else "in-place changes only")  # fmt: skip
     return review
+
+
+def _hardening(review: EnvironmentReview, deployment: Deployment, plan: Plan) -> None:
+    """Every control the environment runs without is shown; a change to the recorded exceptions leads."""
+    env = deployment.environment
+    weakened = weakened_controls(env)
+    if not weakened:
+        return
+    excepted = {exception.control: exception for exception in env.security_exceptions}
+    lines = []
+    for control in weakened:
+        exception = excepted.get(control.name)
+        lines.append(
+            f"without **{control.name}** (`{control.field}`): "
+            + (
+                f"exception {exception.ticket} approved by {exception.approved_by}: {exception.reason}"
+                if exception
+                else f"no exception recorded ({env.tier} does not need one)"
+            )
+        )
+    review.sections.append(("Hardening controls turned off", lines))
+    if SECURITY_EXCEPTIONS_OUTPUT in plan.changed_outputs:
+        review.attention("the hardening controls this environment runs without change: check the exceptions")
 
 
 def _destructive(review: EnvironmentReview, effective: list[ResourceChange]) -> None:

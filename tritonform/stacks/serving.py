@@ -9,6 +9,7 @@ from constructs import Construct
 from pydantic import Field
 
 from tritonform.config import EnvironmentConfig, ReleaseConfig
+from tritonform.config.environment import SECURITY_EXCEPTIONS_OUTPUT, weakened_controls
 from tritonform.config.rollout import CompiledDeployment
 from tritonform.config.triton_images import parse_image_uri
 from tritonform.constructs import (
@@ -115,11 +116,15 @@ class ServingStack(TerraformStack):
                 partition=partition,
                 key_alias=f"alias/tritonform-{env.name}",
                 existing_kms_key_arn=env.encryption.kms_key_arn,
+                key_needed=env.encryption.uses_kms,
+                objects_use_kms=env.encryption.artifacts,
                 noncurrent_version_days=env.artifacts.noncurrent_version_days,
+                access_log_bucket=env.artifacts.access_log_bucket,
                 deny_plain_http=not stand_in,
             ),
         )
         capture = env.data_capture
+        key_arn = self.artifacts.key_arn
         self.execution_role = ExecutionRole(
             self,
             "execution-role",
@@ -131,10 +136,12 @@ class ServingStack(TerraformStack):
                 endpoint_name=env.endpoint.name,
                 artifact_bucket_arn=self.artifacts.bucket_arn,
                 model_name=release.model_name,
-                kms_key_arn=self.artifacts.key_arn,
+                artifacts_kms_key_arn=key_arn if env.encryption.artifacts else None,
+                data_capture_kms_key_arn=key_arn if env.encryption.data_capture else None,
                 image_repository_arn=image.repository_arn,
                 data_capture_prefix=capture.prefix if capture else None,
-                in_vpc=env.network.in_vpc,
+                subnet_ids=list(env.network.subnet_ids),
+                security_group_ids=list(env.network.security_group_ids),
             ),
         )
         self.rollback_alarms = RollbackAlarms(
@@ -151,7 +158,7 @@ class ServingStack(TerraformStack):
                 env,
                 release,
                 execution_role_arn=self.execution_role.role_arn,
-                kms_key_arn=self.artifacts.key_arn,
+                kms_key_arn=key_arn,
                 deployment=props.deployment,
             ),
             depends_on=[self.execution_role.policy],
@@ -182,3 +189,14 @@ class ServingStack(TerraformStack):
         TerraformOutput(self, "version_id", value=release.version_id)
         TerraformOutput(self, "artifact_bucket", value=self.artifacts.bucket_name)
         TerraformOutput(self, "execution_role_arn", value=self.execution_role.role_arn)
+        excepted = {exception.control: exception for exception in env.security_exceptions}
+        TerraformOutput(
+            self,
+            SECURITY_EXCEPTIONS_OUTPUT,
+            description="Hardening controls this environment runs without, and the recorded exception for each",
+            value=[
+                f"{control.name}: "
+                + (f"{e.ticket}, approved by {e.approved_by}" if (e := excepted.get(control.name)) else "no exception")
+                for control in weakened_controls(env)
+            ],
+        )
