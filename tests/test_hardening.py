@@ -86,7 +86,7 @@ def test_dev_may_turn_controls_off_and_check_still_says_so(
 
     assert result.code == 0, result.err
     assert "WITHOUT network-isolation (network.network_isolation); no recorded exception" in result.out
-    assert "WITHOUT vpc (network.subnet_ids)" in result.out  # dev has no VPC in the example
+    assert "WITHOUT vpc (network.subnet_ids); exception SEC-1001" in result.out  # the example dev has no VPC
 
 
 @pytest.mark.parametrize(
@@ -190,7 +190,7 @@ def test_controls_turned_off_in_dev_are_left_out_of_the_stack(project: Path, edi
     (permissions,) = [d for n, d in document["data"]["aws_iam_policy_document"].items() if "permissions" in n]
     assert not [s for s in permissions["statement"] if any(a.startswith("kms:") for a in s["actions"])]
     assert document["output"]["security_exceptions"]["value"] == [
-        "vpc: no exception", "kms-artifacts: no exception", "kms-volume: no exception",
+        "vpc: SEC-1001, approved by ml-platform-security", "kms-artifacts: no exception", "kms-volume: no exception",
         "kms-data-capture: no exception",
     ]  # fmt: skip
     # an endpoint configuration cannot change in place: leaving a key out must give it a new name

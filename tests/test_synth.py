@@ -21,6 +21,7 @@ from tritonform import terraform
 from tritonform.config import ProjectLayout, load_deployments
 
 STACKS = ["tritonform-dev", "tritonform-staging", "tritonform-prod"]
+ACCESS_STACKS = [f"{stack}-access" for stack in STACKS]
 
 
 def stack_json(outdir: Path, stack: str) -> dict[str, object]:
@@ -37,13 +38,13 @@ def assert_same_tree(left: Path, right: Path) -> None:
     assert mismatch == [] and errors == []
 
 
-def test_one_stack_per_environment(synthesized_example: Path) -> None:
+def test_a_serving_and_an_access_stack_per_environment(synthesized_example: Path) -> None:
     found = sorted(p.name for p in (synthesized_example / "stacks").iterdir())
-    assert found == sorted(STACKS)
+    assert found == sorted([*STACKS, *ACCESS_STACKS])  # every example environment declares its CI role
 
 
 @pytest.mark.terraform
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", STACKS + ACCESS_STACKS)
 def test_every_stack_passes_terraform_init_and_validate(synthesized_example: Path, stack: str, tmp_path: Path) -> None:
     directory = tmp_path / stack  # a copy: init writes .terraform/ and a lock file beside the JSON
     shutil.copytree(synthesized_example / "stacks" / stack, directory)
@@ -158,9 +159,11 @@ def test_synth_of_one_environment_and_local_state(tmp_path: Path) -> None:
     )
 
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in (outdir / "stacks").iterdir()) == ["tritonform-dev"]
+    assert sorted(p.name for p in (outdir / "stacks").iterdir()) == ["tritonform-dev", "tritonform-dev-access"]
     backend = stack_json(outdir, "tritonform-dev")["terraform"]["backend"]  # type: ignore[index]
     assert backend == {"local": {"path": "terraform.dev.tfstate"}}
+    access_backend = stack_json(outdir, "tritonform-dev-access")["terraform"]["backend"]  # type: ignore[index]
+    assert access_backend == {"local": {"path": "terraform.dev-access.tfstate"}}
 
 
 @pytest.mark.terraform
@@ -170,8 +173,8 @@ def test_synth_validate_prints_a_summary_per_environment(tmp_path: Path) -> None
     assert result.returncode == 0, result.stdout + result.stderr
     for name in ("dev", "staging", "prod"):
         assert f"{name} ({name}):" in result.stdout
-    assert result.stdout.count("terraform validate: ok") == 3
-    assert "terraform validate: 3 ok, 0 failed" in result.stdout
+    assert result.stdout.count("terraform validate ok") == 6  # a serving and an access stack per environment
+    assert "terraform validate: 6 ok, 0 failed" in result.stdout
 
 
 @pytest.mark.terraform

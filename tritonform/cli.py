@@ -137,6 +137,13 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--state-backend", choices=["s3", "local"], default="s3", help="default s3")
     plan.add_argument("--stand-in", metavar="URL", help="a local AWS stand-in on loopback (tests and demos)")
 
+    scan = commands.add_parser(
+        "scan", help="security gate: checkov and tritonform's checks over every stack and plan (exit 0 pass, 1 fail)"
+    )
+    scan.add_argument(
+        "--plans", type=Path, metavar="DIR", help="also scan the plans in DIR (<env>.json, <env>-access.json)"
+    )
+
     review = commands.add_parser("review", help="a pull-request review of the Terraform plans of a change")
     review.add_argument(
         "--plan", action="append", required=True, metavar="ENV=FILE", help="terraform show -json output per env"
@@ -171,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _plan(root, args)
         if args.command == "review":
             return _review(root, args)
+        if args.command == "scan":
+            return _scan(root, args)
         if args.command == "demo":
             from tritonform.demo import run_demo  # noqa: PLC0415
 
@@ -257,32 +266,26 @@ def _synth(root: Path, args: argparse.Namespace) -> int:
     _check_stand_in(args.stand_in)
     stacks = synthesize(layout, outdir, args.environments, args.state_backend, args.stand_in)
     _print_warnings([stack.deployment for stack in stacks], root)
-    failures = 0
+    failures = count = 0
     for stack in stacks:
         lines = _describe(stack.deployment)
         shown = stack.json_path.relative_to(root) if stack.json_path.is_relative_to(root) else stack.json_path
         lines.append(f"  stack     {shown} ({stack.resource_count()} resources)")
-        if args.validate:
-            initialised = terraform.init(stack.directory, root)
-            if not initialised.ok:
-                lines.append("  terraform init FAILED:")
-                lines.extend(f"    {line}" for line in initialised.output.strip().splitlines()[-15:])
-                failures += 1
-            else:
-                validated = terraform.validate(stack.directory, root)
-                if validated.ok:
-                    lines.append(
-                        "  terraform validate: ok"
-                        + (f" ({len(validated.diagnostics)} warnings)" if validated.diagnostics else "")
-                    )
-                else:
-                    failures += 1
-                    lines.append("  terraform validate FAILED:")
-                    lines.extend(f"    {d}" for d in validated.diagnostics)
+        directories = [stack.directory]
+        if stack.access_directory is not None:
+            directories.append(stack.access_directory)
+            access = stack.access_directory / "cdk.tf.json"
+            lines.append(f"  access    {access.relative_to(root) if access.is_relative_to(root) else access} "
+                         "(the CI deploy role; applied by an administrator)")  # fmt: skip
+        for directory in directories if args.validate else []:
+            validated_lines, ok = _validate_stack(directory, root)
+            lines += validated_lines
+            failures += not ok
+        count += len(directories)
         print("\n".join(lines), flush=True)
-    summary = f"{len(stacks)} stack(s) synthesized into {outdir}"
+    summary = f"{count} stack(s) synthesized into {outdir}"
     if args.validate:
-        summary += f"; terraform validate: {len(stacks) - failures} ok, {failures} failed"
+        summary += f"; terraform validate: {count - failures} ok, {failures} failed"
     print(summary)
     return EXIT_NOT_VALID if failures else EXIT_OK
 
@@ -452,6 +455,21 @@ def _package(root: Path, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _validate_stack(directory: Path, root: Path) -> tuple[list[str], bool]:
+    from tritonform import terraform  # noqa: PLC0415
+
+    name = directory.name
+    initialised = terraform.init(directory, root)
+    if not initialised.ok:
+        return [f"  {name}: terraform init FAILED:", *(f"    {line}" for line in
+                                                     initialised.output.strip().splitlines()[-15:])], False  # fmt: skip
+    validated = terraform.validate(directory, root)
+    if not validated.ok:
+        return [f"  {name}: terraform validate FAILED:", *(f"    {d}" for d in validated.diagnostics)], False
+    warnings = f" ({len(validated.diagnostics)} warnings)" if validated.diagnostics else ""
+    return [f"  {name}: terraform validate ok{warnings}"], True
+
+
 def _check_stand_in(url: str | None) -> None:
     from tritonform.standin import STAND_IN_URL  # noqa: PLC0415
 
@@ -478,6 +496,32 @@ def _plan(root: Path, args: argparse.Namespace) -> int:
             failed += 1
             print(f"{env}: terraform FAILED:\n{result.output[-3000:]}", file=sys.stderr)
     return EXIT_NOT_VALID if failed else EXIT_OK
+
+
+def _scan(root: Path, args: argparse.Namespace) -> int:
+    import tempfile  # noqa: PLC0415
+
+    from tritonform.security.scan import load_baseline, scan  # noqa: PLC0415
+    from tritonform.synth import synthesize  # noqa: PLC0415
+
+    layout = ProjectLayout(root)
+    baseline = load_baseline(root)
+    with tempfile.TemporaryDirectory(prefix="tritonform-scan-") as temporary:
+        synth_dir = Path(temporary) / "cdktf.out"
+        stacks = synthesize(layout, synth_dir)
+        known = {s.stack_name for s in stacks} | {s.access_directory.name for s in stacks if s.access_directory}
+        plans = {}
+        for plan in sorted(args.plans.glob("*.json")) if args.plans else []:
+            stack = plan.stem if plan.stem.startswith("tritonform-") else f"tritonform-{plan.stem}"
+            if stack not in known:
+                raise UserError.single(f"plan of an unknown stack {stack!r}; stacks: {', '.join(sorted(known))}",
+                                       file=plan)  # fmt: skip
+            plans[stack] = plan
+        if args.plans and not plans:
+            raise UserError.single(f"no plans (*.json) in {args.plans}: make them with tritonform plan --out DIR")
+        result = scan(root, [s.deployment for s in stacks], synth_dir, plans, baseline)
+    print("\n".join(result.render()))
+    return EXIT_OK if result.ok else EXIT_NOT_VALID
 
 
 def _review(root: Path, args: argparse.Namespace) -> int:

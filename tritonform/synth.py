@@ -25,6 +25,8 @@ class SynthesizedStack:
     deployment: Deployment
     stack_name: str
     directory: Path
+    access_directory: Path | None = None
+    """The environment's access stack (the CI deploy role), if it declares one."""
 
     @property
     def json_path(self) -> Path:
@@ -52,7 +54,7 @@ def build_app(
     use_bundled_node()
     from cdktf import App  # noqa: PLC0415  (keeps config errors fast: no Node.js start for them)
 
-    from tritonform.stacks import ServingStack, ServingStackProps  # noqa: PLC0415
+    from tritonform.stacks import AccessStack, AccessStackProps, ServingStack, ServingStackProps  # noqa: PLC0415
 
     app = App(outdir=str(outdir)) if outdir is not None else App()
     for deployment in deployments:
@@ -66,6 +68,13 @@ def build_app(
                 stand_in_endpoint=stand_in_endpoint,
             ),
         )
+        if deployment.environment.ci is not None and stand_in_endpoint is None:
+            AccessStack(
+                app,
+                AccessStackProps(
+                    environment=deployment.environment, release=deployment.release, state_backend=state_backend
+                ),
+            )
     return app
 
 
@@ -80,8 +89,15 @@ def synthesize(
     outdir.mkdir(parents=True, exist_ok=True)  # cdktf creates only the last level
     app = build_app(deployments, outdir, state_backend, stand_in_endpoint)
     app.synth()
+    stacks = outdir / "stacks"
     return [
-        SynthesizedStack(d, d.environment.stack_name, outdir / "stacks" / d.environment.stack_name) for d in deployments
+        SynthesizedStack(
+            d,
+            d.environment.stack_name,
+            stacks / d.environment.stack_name,
+            stacks / f"{d.environment.stack_name}-access" if d.environment.ci and stand_in_endpoint is None else None,
+        )
+        for d in deployments
     ]
 
 

@@ -233,6 +233,26 @@ class StateBackend(FrozenModel):
     """Region of the state bucket. Default: the environment's region."""
 
 
+class CiAccess(FrozenModel):
+    """The role CI deploys this environment with: GitHub Actions through OIDC, scoped to this environment.
+
+    Synthesized into its own stack, tritonform-<env>-access, which an administrator applies once: a role
+    must not be able to change its own permissions, so the serving stack never manages it.
+    """
+
+    github_repository: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")]
+    """owner/name of the repository whose workflows may assume the role."""
+
+    github_environment: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")] | None = None
+    """GitHub deployment environment the job must run in (its protection rules gate the deploy).
+    Default: the environment's name."""
+
+    oidc_provider_arn: (
+        Annotated[str, Field(pattern=r"^arn:aws(?:-cn|-us-gov)?:iam::\d{12}:oidc-provider/[a-z0-9./-]+$")] | None
+    ) = None
+    """IAM OIDC provider for GitHub. Default: token.actions.githubusercontent.com in the environment's account."""
+
+
 class Tags(FrozenModel):
     """Tags on every resource, for ownership and cost allocation."""
 
@@ -414,6 +434,9 @@ class EnvironmentConfig(FrozenModel):
 
     rollback_alarms: RollbackAlarms = RollbackAlarms()
     """Alarms that roll a new version back. Default: 5xx errors and model errors."""
+
+    ci: CiAccess | None = None
+    """The CI deploy role (its own stack). Default null: no role is declared."""
 
     security_exceptions: Annotated[list[SecurityException], Field(max_length=5)] = []
     """Hardening controls turned off on purpose, each with a reason, an approver and a ticket. Prod needs

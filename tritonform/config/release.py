@@ -141,3 +141,8 @@ class ReleaseConfig(FrozenModel):
                 f"the key must be the content-addressed {expected_key}, not {self.artifact.key}",
             )
         return self
+
+
+def model_package_group(model_name: str) -> str:
+    """The SageMaker model package group a model's versions are registered in (group names allow no '_')."""
+    return "tritonform-" + "".join(c if c.isalnum() else "-" for c in model_name)

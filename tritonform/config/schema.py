@@ -11,11 +11,13 @@ from pydantic import BaseModel, Field, TypeAdapter
 from tritonform.config.environment import EnvironmentConfig
 from tritonform.config.release import ReleaseConfig
 from tritonform.config.rollout import RolloutPolicy
+from tritonform.config.security_baseline import Baseline, BaselineEntry
 
 SCHEMAS: dict[str, type[BaseModel] | TypeAdapter[RolloutPolicy]] = {
     "environment.schema.json": EnvironmentConfig,
     "release.schema.json": ReleaseConfig,
     "rollout-policy.schema.json": TypeAdapter(Annotated[RolloutPolicy, Field(discriminator="kind")]),
+    "security-baseline.schema.json": Baseline,
 }
 
 
@@ -73,6 +75,7 @@ def reference_markdown() -> str:
     for title, model in (
         ("environments/&lt;env&gt;.yaml", EnvironmentConfig),
         ("environments/releases/&lt;env&gt;.yaml", ReleaseConfig),
+        ("security-baseline.yaml (each entry of `accepted`)", BaselineEntry),
     ):
         parts += ["", f"#### {title}", "", "| key | default | meaning |", "| --- | --- | --- |", *_rows(model)]
     parts += ["", REFERENCE_END]

@@ -17,3 +17,15 @@ class Props(BaseModel):
 
 AwsPartition = Annotated[str, Field(pattern=r"^aws(?:-cn|-us-gov)?$")]
 Tags = dict[str, str]
+
+
+class RoleProps(Props):
+    """What every IAM role tritonform declares needs: its name and the account and region it serves."""
+
+    role_name: Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,64}$")]
+    """IAM role name."""
+
+    account_id: Annotated[str, Field(pattern=r"^\d{12}$")]
+    region: Annotated[str, Field(min_length=1)]
+    partition: AwsPartition = "aws"
+    """AWS partition. Default aws."""

@@ -12,10 +12,9 @@ from tritonform.constructs._aws import (
     DataAwsIamPolicyDocumentStatement,
     DataAwsIamPolicyDocumentStatementCondition,
     DataAwsIamPolicyDocumentStatementPrincipals,
-    IamRole,
-    IamRolePolicy,
 )
-from tritonform.constructs._props import AwsPartition, Props
+from tritonform.constructs._iam import role_with_policy
+from tritonform.constructs._props import RoleProps
 
 # What SageMaker does with the role to attach a VPC-configured model's instances to the customer's subnets.
 # The Describe calls support no resource-level scoping (IAM's service authorization reference); the others
@@ -34,15 +33,7 @@ VPC_INTERFACE_ACTIONS = [
 ]
 
 
-class ExecutionRoleProps(Props):
-    role_name: Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,64}$")]
-    """IAM role name."""
-
-    account_id: Annotated[str, Field(pattern=r"^\d{12}$")]
-    region: Annotated[str, Field(min_length=1)]
-    partition: AwsPartition = "aws"
-    """AWS partition. Default aws."""
-
+class ExecutionRoleProps(RoleProps):
     endpoint_name: Annotated[str, Field(min_length=1)]
     """Scopes logs and alarms to this endpoint's names."""
 
@@ -207,15 +198,12 @@ class ExecutionRole(Construct):
                 ),
             ]
         self.permissions = DataAwsIamPolicyDocument(self, "permissions", statement=statements)
-        self.role = IamRole(
+        self.role, self.policy = role_with_policy(
             self,
-            "role",
-            name=props.role_name,
-            assume_role_policy=self.trust_policy.json,
+            props,
+            trust=self.trust_policy,
+            permissions=self.permissions,
+            policy_name="triton-serving",
             description=f"SageMaker execution role for the Triton endpoint {props.endpoint_name}",
-            max_session_duration=3600,
-        )
-        self.policy = IamRolePolicy(
-            self, "policy", name="triton-serving", role=self.role.id, policy=self.permissions.json
         )
         self.role_arn: str = self.role.arn

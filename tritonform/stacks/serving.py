@@ -59,6 +59,25 @@ def partition_of(region: str) -> str:
     return "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
+def default_tags(env: EnvironmentConfig) -> dict[str, str]:
+    """Tags on every resource; Environment and ManagedBy also bound the deploy role's KMS rights."""
+    return {
+        **env.tags.extra,
+        "Owner": env.tags.owner,
+        "CostCenter": env.tags.cost_center,
+        "Environment": env.name,
+        "ManagedBy": "tritonform",
+    }
+
+
+def serving_state_key(env: EnvironmentConfig) -> str:
+    return f"{env.state.key_prefix}{env.name}.tfstate"
+
+
+def execution_role_name(env: EnvironmentConfig) -> str:
+    return f"tritonform-{env.endpoint.name}-execution"
+
+
 class ServingStack(TerraformStack):
     def __init__(self, scope: Construct, props: ServingStackProps) -> None:
         env, release = props.environment, props.release
@@ -73,9 +92,7 @@ class ServingStack(TerraformStack):
             StateBackendProps(
                 kind=props.state_backend,
                 bucket=env.state.bucket,
-                key=f"{env.state.key_prefix}{env.name}.tfstate"
-                if props.state_backend == "s3"
-                else f"terraform.{env.name}.tfstate",
+                key=serving_state_key(env) if props.state_backend == "s3" else f"terraform.{env.name}.tfstate",
                 region=env.state_region,
             ),
         )
@@ -94,17 +111,7 @@ class ServingStack(TerraformStack):
             s3_use_path_style=True if stand_in else None,
             max_retries=1 if stand_in else None,  # the stand-in answers what it lacks with HTTP 500
             endpoints=[AwsProviderEndpoints(**dict.fromkeys(STAND_IN_SERVICES, stand_in))] if stand_in else None,
-            default_tags=[
-                AwsProviderDefaultTags(
-                    tags={
-                        **env.tags.extra,
-                        "Owner": env.tags.owner,
-                        "CostCenter": env.tags.cost_center,
-                        "Environment": env.name,
-                        "ManagedBy": "tritonform",
-                    }
-                )
-            ],
+            default_tags=[AwsProviderDefaultTags(tags=default_tags(env))],
         )
 
         self.artifacts = ModelArtifactStore(
@@ -129,7 +136,7 @@ class ServingStack(TerraformStack):
             self,
             "execution-role",
             ExecutionRoleProps(
-                role_name=f"tritonform-{env.endpoint.name}-execution",
+                role_name=execution_role_name(env),
                 account_id=env.account_id,
                 region=env.region,
                 partition=partition,

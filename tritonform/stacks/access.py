@@ -1,0 +1,86 @@
+"""The access stack of one environment: the role CI deploys the serving stack with.
+
+Kept out of the serving stack on purpose: a role that deploys a stack must not be managed by that stack,
+or a pull request could widen its own permissions. An administrator applies this stack once per account.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from cdktf import TerraformOutput, TerraformStack
+from constructs import Construct
+
+from tritonform.config import EnvironmentConfig, ReleaseConfig
+from tritonform.config.release import model_package_group
+from tritonform.constructs import StateBackendProps, configure_state_backend
+from tritonform.constructs._aws import AwsProvider, AwsProviderDefaultTags
+from tritonform.constructs._props import Props
+from tritonform.constructs.deploy_role import GITHUB_OIDC_HOST, DeployRole, DeployRoleProps
+from tritonform.stacks.serving import default_tags, execution_role_name, partition_of, serving_state_key
+
+
+class AccessStackProps(Props):
+    environment: EnvironmentConfig
+    """An environment with a `ci` section."""
+
+    release: ReleaseConfig
+    """Names the model whose artifact prefix and registry group the role may write."""
+
+    state_backend: Literal["s3", "local"] = "s3"
+    """Where this stack's own state lives. Default s3 (key <prefix><env>-access.tfstate)."""
+
+
+class AccessStack(TerraformStack):
+    def __init__(self, scope: Construct, props: AccessStackProps) -> None:
+        env, ci = props.environment, props.environment.ci
+        assert ci is not None  # only environments with a ci section get an access stack
+        super().__init__(scope, access_stack_name(env))
+        partition = partition_of(env.region)
+        configure_state_backend(
+            self,
+            StateBackendProps(
+                kind=props.state_backend,
+                bucket=env.state.bucket,
+                key=f"{env.state.key_prefix}{env.name}-access.tfstate"
+                if props.state_backend == "s3"
+                else f"terraform.{env.name}-access.tfstate",
+                region=env.state_region,
+            ),
+        )
+        AwsProvider(
+            self,
+            "aws",
+            region=env.region,
+            allowed_account_ids=[env.account_id],
+            default_tags=[AwsProviderDefaultTags(tags=default_tags(env))],
+        )
+        self.deploy_role = DeployRole(
+            self,
+            "deploy-role",
+            DeployRoleProps(
+                role_name=f"tritonform-{env.name}-deploy",
+                account_id=env.account_id,
+                region=env.region,
+                partition=partition,
+                environment_name=env.name,
+                oidc_provider_arn=ci.oidc_provider_arn
+                or f"arn:{partition}:iam::{env.account_id}:oidc-provider/{GITHUB_OIDC_HOST}",
+                github_subject=f"repo:{ci.github_repository}:environment:{ci.github_environment or env.name}",
+                state_bucket=env.state.bucket,
+                state_key=serving_state_key(env),
+                artifact_bucket=env.artifacts.bucket,
+                model_name=props.release.model_name,
+                model_package_group=model_package_group(props.release.model_name),
+                endpoint_name=env.endpoint.name,
+                execution_role_name=execution_role_name(env),
+                key_alias=f"alias/tritonform-{env.name}",
+                existing_kms_key_arn=env.encryption.kms_key_arn,
+                autoscaling=env.autoscaling is not None,
+            ),
+        )
+        TerraformOutput(self, "deploy_role_arn", value=self.deploy_role.role_arn)
+
+
+def access_stack_name(env: EnvironmentConfig) -> str:
+    return f"{env.stack_name}-access"
