@@ -1,0 +1,1 @@
+"""The security gate: scans of synthesized stacks and plans against a justified baseline."""
