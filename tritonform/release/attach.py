@@ -8,6 +8,7 @@ time may change an environment: a second one fails at once, naming the holder, a
 from __future__ import annotations
 
 import fcntl
+import glob
 import json
 import os
 import re
@@ -64,7 +65,15 @@ def environment_lock(layout: ProjectLayout, env: str) -> Iterator[None]:
 
 
 def write_atomically(path: Path, text: str) -> None:
+    """Write beside `path`, then rename over it: readers see the old file or the new one, never a part.
+
+    The caller holds the environment's lock, so another temporary file of `path` can only be one a killed
+    run left behind (SIGKILL runs no cleanup); it is removed, or `git add environments/releases` would
+    pick it up.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        stale.unlink(missing_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with temporary.open("w", encoding="utf-8") as handle:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
+from boto3.exceptions import Boto3Error
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -37,5 +38,5 @@ def call(action: str, operation: Callable[[], T]) -> T:
     except ClientError as err:
         message = err.response.get("Error", {}).get("Message", str(err))
         raise UserError.single(f"{action}: {error_code(err)}: {message}", field=None) from None
-    except BotoCoreError as err:
+    except (BotoCoreError, Boto3Error) as err:  # Boto3Error: e.g. S3UploadFailedError, a managed upload's failure
         raise UserError.single(f"{action}: {err} (after retries)") from None

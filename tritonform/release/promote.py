@@ -5,12 +5,15 @@ Promotion moves the very bytes that run in one environment to the next, and only
   stable    no rollback was recorded for that version since it was attached;
   alarms    every rollback alarm of the source is OK and has been for the whole soak period;
   approval  for prod, the version's model package is Approved in the model registry.
-A failed gate writes nothing and says which gate failed and why. Then the artifact is copied to the
-target's bucket under the same content-addressed key (verified), and attached there.
+A failed gate writes nothing and says which gate failed and why. Then the source's object is proved to
+hold the release's bytes (sha256), that very object version is copied to the target's bucket under the same
+content-addressed key (verified), and attached there.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,12 +23,12 @@ from botocore.exceptions import ClientError
 from tritonform.config import ProjectLayout
 from tritonform.config.alarms import rollback_alarm_names
 from tritonform.config.loader import load_environment
-from tritonform.config.release import ReleaseConfig
+from tritonform.config.release import ReleaseConfig, model_package_group
 from tritonform.errors import UserError
 from tritonform.release import aws
 from tritonform.release.attach import AttachResult, attach, current_release, history_file, read_history
 from tritonform.release.live import describe, expected_configuration
-from tritonform.release.publish import model_package_group, package_carries, verify_object
+from tritonform.release.publish import package_carries, verify_object
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,32 @@ def _approval_gate(sagemaker: Any, release: ReleaseConfig) -> Gate:
                                    "(publish with --register, then approve it)")  # fmt: skip
 
 
+def verify_source(s3: Any, release: ReleaseConfig, source: str) -> dict[str, str]:
+    """Prove that the source's object still holds the release's bytes before they go anywhere, and return
+    the object version proved (the copy takes exactly that one). S3's SHA-256 checksum proves it when it is
+    the whole object's digest; otherwise (a multipart upload's checksum is a digest of its parts' digests,
+    or there is none) the bytes are streamed and hashed."""
+    artifact = release.artifact
+    bucket, key, sha256, size = artifact.bucket, artifact.key, artifact.sha256, artifact.size_bytes
+    head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    pinned = {"VersionId": str(head["VersionId"])} if head.get("VersionId") else {}
+    if head.get("ContentLength") != size:
+        found = f"size is {head.get('ContentLength')} bytes, not {size}"
+    elif head.get("ChecksumSHA256") == base64.b64encode(bytes.fromhex(sha256)).decode():
+        return pinned
+    else:
+        digest = hashlib.sha256()
+        for chunk in s3.get_object(Bucket=bucket, Key=key, **pinned)["Body"].iter_chunks(1 << 20):
+            digest.update(chunk)
+        if digest.hexdigest() == sha256:
+            return pinned
+        found = f"sha256 is {digest.hexdigest()}, not {sha256}"
+    raise UserError.single(
+        f"s3://{bucket}/{key} no longer holds the bytes environments/releases/{source}.yaml names: its {found}. "
+        "Not promoted and nothing copied: make the object version with the release's bytes current again"
+    )
+
+
 def promote(
     layout: ProjectLayout,
     source: str,
@@ -146,6 +175,8 @@ def promote(
         return gates, None
     target_env = load_environment(layout, target)
     key = release.artifact.key
+    source_s3 = aws.client("s3", load_environment(layout, source).region)
+    proved = aws.call(f"verify s3://{release.artifact.bucket}/{key}", lambda: verify_source(source_s3, release, source))
     target_s3 = aws.client("s3", target_env.region)
     if target_env.artifacts.bucket != release.artifact.bucket:
         try:
@@ -156,7 +187,7 @@ def promote(
                 f"copy the artifact to s3://{target_env.artifacts.bucket}/{key}",
                 lambda: target_s3.copy_object(
                     Bucket=target_env.artifacts.bucket, Key=key, ChecksumAlgorithm="SHA256",
-                    CopySource={"Bucket": release.artifact.bucket, "Key": key}, MetadataDirective="COPY",
+                    CopySource={"Bucket": release.artifact.bucket, "Key": key, **proved}, MetadataDirective="COPY",
                 ),
             )  # fmt: skip
     result = attach(

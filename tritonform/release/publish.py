@@ -19,7 +19,7 @@ from typing import Any
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from tritonform.config.release import artifact_key
+from tritonform.config.release import artifact_key, model_package_group
 from tritonform.errors import UserError
 from tritonform.release import aws
 from tritonform.release.package import ARTIFACT, MANIFEST, Manifest
@@ -182,10 +182,6 @@ def publish(
             raise UserError.single("registering a model package needs the Triton image URI")
         package_arn = register_model_package(manifest, f"s3://{bucket}/{key}", image_uri, region)
     return Published(f"s3://{bucket}/{key}", manifest.sha256, manifest.size_bytes, uploaded, package_arn)
-
-
-def model_package_group(model_name: str) -> str:
-    return "tritonform-" + "".join(c if c.isalnum() else "-" for c in model_name)
 
 
 def package_carries(package: dict[str, Any], sha256: str) -> bool:
