@@ -111,6 +111,28 @@ def test_package_refuses_links_out_of_the_repository(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / ARTIFACT).exists()
 
 
+@pytest.mark.parametrize("name", ["weights\\..\\..\\evil", "line\nbreak", "bell\x07", "bad-\udcff-utf8"])
+def test_package_refuses_names_that_do_not_unpack_the_same_everywhere(tmp_path: Path, name: str) -> None:
+    repository = tmp_path / "repo"
+    shutil.copytree(REPO_ROOT / "model_repository", repository)
+    (repository / "vector_normalizer" / "1" / name).write_bytes(b"x")
+
+    with pytest.raises(UserError, match="rename it") as raised:
+        package(repository, tmp_path / "out", default_model="text_embedder")
+    assert raised.value.exit_code == 2
+    assert not (tmp_path / "out" / ARTIFACT).exists()
+
+
+def test_package_refuses_device_files_pipes_and_sockets(tmp_path: Path) -> None:
+    repository = tmp_path / "repo"
+    shutil.copytree(REPO_ROOT / "model_repository", repository)
+    os.mkfifo(repository / "vector_normalizer" / "1" / "pipe")
+
+    with pytest.raises(UserError, match=r"not a regular file or directory \(device, socket or pipe\)"):
+        package(repository, tmp_path / "out", default_model="text_embedder")
+    assert not (tmp_path / "out" / ARTIFACT).exists()
+
+
 # --- publish -------------------------------------------------------------------------------------------
 
 

@@ -149,6 +149,19 @@ class _HashingWriter:
         self.target.flush()
 
 
+def _unsafe_name(name: str) -> str | None:
+    """Why a name cannot go into the archive: every name must unpack to the same file on any system."""
+    if name in {".", ".."} or "/" in name or "\\" in name:
+        return "is or contains a path separator or parent reference"
+    if any(ord(character) < 0x20 or ord(character) == 0x7F for character in name):
+        return "contains a control character"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid UTF-8"
+    return None
+
+
 def _entries(repository: Path) -> Iterator[tuple[str, Path]]:
     """(archive name, path) for every directory and file to pack, sorted; refuses what must not ship."""
     root = repository.resolve()
@@ -161,6 +174,10 @@ def _entries(repository: Path) -> Iterator[tuple[str, Path]]:
             if entry.name in SKIPPED_NAMES or entry.name.startswith(".") or entry.suffix == ".pyc":
                 continue
             relative = entry.relative_to(root).as_posix()
+            unsafe = _unsafe_name(entry.name)
+            if unsafe:
+                problems.append(Problem(entry, None, f"file name {entry.name!r} {unsafe}: rename it"))
+                continue
             mode = entry.lstat().st_mode
             if stat.S_ISLNK(mode):
                 target = entry.resolve()
