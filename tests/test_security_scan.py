@@ -237,6 +237,30 @@ def test_unparsable_stack_stops_the_scan(synthesized_example: Path, tmp_path: Pa
     assert "not a synthesized stack" in str(raised.value)
 
 
+@pytest.mark.parametrize("content", ['{"format_version": "1.2", "terraform_version": "1.11.4"}', "not json"],
+                         ids=["plan of nothing", "not a plan"])  # fmt: skip
+def test_a_plan_checkov_checks_nothing_in_stops_the_scan(
+    tmp_path: Path, run_cli: Callable[..., CliRun], content: str
+) -> None:
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "dev.json").write_text(content)
+
+    result = run_cli("--root", str(REPO_ROOT), "scan", "--plans", str(plans))
+
+    assert result.code == 2
+    assert f"checkov checked nothing in {plans / 'dev.json'}: the scan would prove nothing" in result.err
+
+
+def test_plan_of_an_unknown_stack_is_refused(tmp_path: Path, run_cli: Callable[..., CliRun]) -> None:
+    (tmp_path / "qa.json").write_text("{}")
+
+    result = run_cli("--root", str(REPO_ROOT), "scan", "--plans", str(tmp_path))
+
+    assert result.code == 2
+    assert "plan of an unknown stack 'tritonform-qa'" in result.err
+
+
 def test_empty_synth_dir_is_refused(tmp_path: Path) -> None:
     (tmp_path / "stacks").mkdir()
 

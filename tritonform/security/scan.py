@@ -239,12 +239,14 @@ def scan(
         scanned += [("plan", report, plan_stack) for report in run_checkov(executable, ["--file", str(plan)],
                                                                           "terraform_plan")]  # fmt: skip
     for source, report, planned_stack in scanned:
-        if not report:  # {}: checkov found nothing it could read
-            raise UserError.single(f"checkov checked nothing in the {source}: is it a synthesized stack or plan?")
-        summary = report["summary"]
-        versions.add(summary.get("checkov_version", "?"))
+        scanned_what = str(plans[planned_stack]) if planned_stack else f"the synthesized stacks in {stacks_dir}"
+        # a report of nothing is {} or a bare summary without results, and checkov still exits 0
+        summary = report.get("summary", report)
         if summary.get("parsing_errors"):
-            raise UserError.single(f"checkov could not parse {summary['parsing_errors']} file(s) of the {source}")
+            raise UserError.single(f"checkov could not parse {summary['parsing_errors']} file(s) of {scanned_what}")
+        if "results" not in report or not summary.get("passed", 0) + summary.get("failed", 0):
+            raise UserError.single(f"checkov checked nothing in {scanned_what}: the scan would prove nothing")
+        versions.add(summary.get("checkov_version", "?"))
         results = report.get("results", {})
         for outcome in ("passed_checks", "failed_checks"):
             for check in results.get(outcome, []):
@@ -257,8 +259,6 @@ def scan(
                 logical_id = str(check.get("resource", "")).rsplit(".", 1)[-1]
                 construct = paths.get(stack, {}).get(logical_id, logical_id)
                 findings.append(Finding(check["check_id"], check.get("check_name", ""), stack, construct, source))
-    if result.passed == 0 and not findings:
-        raise UserError.single("checkov checked nothing: the scan proves nothing")
     result.scanner = "checkov " + ", ".join(sorted(versions))
     for stack in stacks:
         passed, failed = own_checks(stack, stacks_dir / stack / "cdk.tf.json")
