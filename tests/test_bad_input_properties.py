@@ -16,6 +16,7 @@ from tritonform.config.environment import EnvironmentConfig
 from tritonform.config.loader import load_deployments, load_policy, validate_data
 from tritonform.config.release import ReleaseConfig
 from tritonform.errors import UserError
+from tritonform.security.scan import load_baseline
 from tritonform.triton.validate import validate_repository
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -80,6 +81,21 @@ def test_any_text_as_a_rollout_policy(tmp_path_factory: object, content: str) ->
         load_policy(path)
     except UserError as err:
         assert err.problems
+
+
+BASELINE = yaml.safe_load((REPO_ROOT / "security-baseline.yaml").read_text())
+
+
+@SETTINGS
+@given(st.one_of(st.text(max_size=300), _mutations(BASELINE["accepted"][0]).map(
+    lambda entry: yaml.safe_dump({"accepted": [entry]}))))  # fmt: skip
+def test_any_security_baseline_is_accepted_or_refused_cleanly(tmp_path_factory: object, content: str) -> None:
+    root = Path(str(tmp_path_factory.mktemp("baseline")))  # type: ignore[attr-defined]
+    (root / "security-baseline.yaml").write_text(content, encoding="utf-8")
+    try:
+        load_baseline(root)
+    except UserError as err:
+        assert err.problems and all("security-baseline.yaml" in str(p.file) for p in err.problems)
 
 
 CONFIG_LINES = st.sampled_from([

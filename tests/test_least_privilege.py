@@ -18,10 +18,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, copy_project, edit_yaml
 from tritonform.config import Deployment, ProjectLayout, load_deployments
 from tritonform.config.release import model_package_group
 from tritonform.config.triton_images import parse_image_uri
+from tritonform.synth import synthesize
 
 # Actions IAM's service authorization reference lists without a resource type: "*" is the only resource.
 NO_RESOURCE_LEVEL = {
@@ -273,3 +274,20 @@ def test_the_checker_catches_a_broader_grant(doctored: dict[str, list[str]], wor
 
     assert reasons
     assert words in reasons[0]
+
+
+def test_with_its_own_key_an_environment_grants_that_key_only(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "project")
+    key = "arn:aws:kms:us-west-2:333333333333:key/0b7f3c1e-5d2a-4e8b-9f61-2c4d8a7e9b10"
+    edit_yaml(project / "environments" / "prod.yaml", lambda d: d.update(encryption={"kms_key_arn": key}))
+    layout = ProjectLayout(project)
+    (prod,) = load_deployments(layout, ["prod"])
+    synthesize(layout, tmp_path / "out", ["prod"], "local")
+    bucket = prod.environment.artifacts.bucket
+    found = grants(_stack(tmp_path / "out", "tritonform-prod"), "execution-role", bucket)
+    found += grants(_stack(tmp_path / "out", "tritonform-prod-access"), "deploy-role", bucket)
+
+    assert [reason for g in found if (reason := broader_than_owned(g, owned_resources(prod)))] == []
+    kms = {g.resource for g in found if g.action.startswith("kms:")}
+    assert kms == {key}  # no key is created, so no rights on keys by tag and none to create one
+    assert "aws_kms_key" not in _stack(tmp_path / "out", "tritonform-prod")["resource"]
