@@ -224,7 +224,10 @@ def open_(self, mode="r", *args, **kwargs):
 def replace(self, target):
     if point == "renaming" and pathlib.Path(target).name == "dev.yaml":
         die()
-    return real_replace(self, target)
+    replaced = real_replace(self, target)
+    if point == "recording" and pathlib.Path(target).name == "dev.yaml":
+        die()  # the new release is in place; its history record is not written yet
+    return replaced
 
 pathlib.Path.open, pathlib.Path.replace = open_, replace
 from tritonform.cli import main
@@ -278,6 +281,41 @@ def test_an_attach_killed_while_writing_the_release_leaves_the_old_one_and_a_rer
     assert record["from"]["version_id"] == yaml.safe_load(old)["version_id"]
     assert record["to"]["sha256"] == manifest.sha256
     assert list(release_file.parent.glob(".*.tmp")) == []
+
+
+def test_an_attach_killed_before_its_history_record_is_recorded_late_by_the_next_one(
+    tmp_path: Path, bucket: str
+) -> None:
+    """Killed after the rename and before the record (the window is one fsync): the next command that takes
+    the environment's lock finds a release the history does not end with and records it from the release
+    file's own attached block, so the history still tells every change."""
+    project = copy_project(tmp_path / "project")
+    first, second = publish_version(project, tmp_path, 1500), publish_version(project, tmp_path, 1200)
+    layout = ProjectLayout(project)
+    history = history_file(layout, "dev")
+    attach(layout, "dev", first, actor="ci", reason="first")
+    command = ["--root", str(project), "release", "attach", second, "--env", "dev", "--actor", "alice",
+               "--reason", "second"]  # fmt: skip
+
+    killed = subprocess.run([sys.executable, "-c", KILL_AT, *command], cwd=project,
+                            env={**os.environ, "KILL_AT": "recording"}, capture_output=True, text=True,
+                            timeout=120, check=False, stdin=subprocess.DEVNULL)  # fmt: skip
+
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert load_deployment(layout, "dev").release.artifact.sha256 == second
+    assert [r["to"]["sha256"] for r in read_history(history)] == [first]  # the gap the kill leaves
+
+    rerun = tritonform_subprocess(*command, cwd=project, timeout=120)
+
+    assert rerun.returncode == 0, rerun.stderr
+    records = read_history(history)
+    assert [(r["action"], r["from"] and r["from"]["sha256"], r["to"]["sha256"]) for r in records] == [
+        ("attach", records[0]["from"]["sha256"], first),
+        ("recorded-late", first, second),
+        ("attach", second, second),
+    ]
+    assert records[1]["actor"] == "alice"
+    assert records[1]["reason"].startswith("second (the release file changed without a history record")
 
 
 # --- bytes that no longer match their sha256 --------------------------------------------------------------

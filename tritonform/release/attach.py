@@ -174,6 +174,34 @@ def snapshot(release: ReleaseConfig) -> dict[str, str]:
     }
 
 
+def record_unrecorded_release(path: Path, env_name: str, current: ReleaseConfig | None) -> None:
+    """Append the record a run killed between renaming the release file and appending its record never wrote.
+
+    Called with the environment's lock held. The release file's `attached` block says who attached it, when,
+    from which commit and why, so the record is rebuilt from it (action "recorded-late"); a release file
+    edited by hand is caught the same way. An environment without any history yet has nothing to compare
+    with and is left alone.
+    """
+    recorded = [r["to"] for r in read_history(path) if isinstance(r.get("to"), dict) and "sha256" in r["to"]]
+    if current is None or not recorded or recorded[-1]["sha256"] == current.artifact.sha256:
+        return
+    attached = current.attached
+    append_history(
+        path,
+        {
+            "at": attached.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "action": "recorded-late",
+            "environment": env_name,
+            "actor": attached.by,
+            "commit": attached.commit,
+            "reason": f"{attached.reason} (the release file changed without a history record: an interrupted "
+            "attach or an edit by hand; recorded from its attached block)",
+            "from": recorded[-1],
+            "to": snapshot(current),
+        },
+    )
+
+
 @dataclass(frozen=True)
 class AttachResult:
     environment: str
@@ -212,6 +240,7 @@ def _attach_locked(
 ) -> AttachResult:
     environment: EnvironmentConfig = load_environment(layout, env_name)
     previous = current_release(layout, env_name)
+    record_unrecorded_release(history_file(layout, env_name), env_name, previous)
     model = model_name or (previous.model_name if previous else None)
     image_version = triton_version or (previous.triton_image.version if previous else None)
     if model is None or image_version is None:
