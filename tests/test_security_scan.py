@@ -24,6 +24,7 @@ from tritonform import terraform
 from tritonform.config import ProjectLayout, load_deployments
 from tritonform.config.security_baseline import Baseline, BaselineEntry
 from tritonform.errors import UserError
+from tritonform.review.findings import load_findings
 from tritonform.security.scan import ScanResult, load_baseline, own_checks, scan
 from tritonform.stacks.serving import STAND_IN_SERVICES
 from tritonform.standin import MotoServer
@@ -282,3 +283,20 @@ def test_own_checks_pass_on_every_example_stack(synthesized_example: Path) -> No
         passed, failed = own_checks(stack, synthesized_example / "stacks" / stack / "cdk.tf.json")
         assert failed == []
         assert passed == (2 if "access" not in stack else 1)  # backend, plus the bucket policy where one is
+
+
+def test_gate_failures_feed_the_plan_review(
+    tmp_path: Path, run_cli: Callable[..., CliRun], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRITONFORM_CHECKOV", str(REPO_ROOT / ".tritonform/checkov/bin/checkov"))  # the copy has none
+    project = copy_project(tmp_path / "project")
+    (project / "security-baseline.yaml").write_text("accepted: []\n")  # nothing accepted: the findings fail
+    report = tmp_path / "findings.json"
+
+    result = run_cli("--root", str(project), "scan", "--findings-out", str(report))
+
+    assert result.code == 1
+    assert "FAILED    CKV_AWS_98 tritonform-prod triton/configuration (synth)" in result.out
+    findings = load_findings(report)  # what `tritonform review --findings` reads
+    assert set(findings) >= {"dev", "staging", "prod"}
+    assert any(line.startswith("CKV_AWS_98: ") and "triton/configuration (synth)" in line for line in findings["prod"])

@@ -7,6 +7,7 @@ usage (a message names the file and field; never a traceback).
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from collections.abc import Sequence
@@ -142,6 +143,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     scan.add_argument(
         "--plans", type=Path, metavar="DIR", help="also scan the plans in DIR (<env>.json, <env>-access.json)"
+    )
+    scan.add_argument(
+        "--findings-out", type=Path, metavar="FILE", help="write the failures as a report for review --findings"
     )
 
     review = commands.add_parser("review", help="a pull-request review of the Terraform plans of a change")
@@ -520,6 +524,8 @@ def _scan(root: Path, args: argparse.Namespace) -> int:
         if args.plans and not plans:
             raise UserError.single(f"no plans (*.json) in {args.plans}: make them with tritonform plan --out DIR")
         result = scan(root, [s.deployment for s in stacks], synth_dir, plans, baseline)
+    if args.findings_out:
+        args.findings_out.write_text(json.dumps(result.findings_report(), indent=1) + "\n", encoding="utf-8")
     print("\n".join(result.render()))
     return EXIT_OK if result.ok else EXIT_NOT_VALID
 

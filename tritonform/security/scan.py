@@ -71,6 +71,15 @@ class ScanResult:
     def ok(self) -> bool:
         return not self.failed and not self.unused
 
+    def findings_report(self) -> dict[str, Any]:
+        """The gate's failures in checkov's report shape, for `tritonform review --findings`."""
+        failed = [
+            {"check_id": f.check_id, "check_name": f.check_name, "resource": f"{f.construct} ({f.source})",
+             "file_path": f"/stacks/{f.stack}/cdk.tf.json"}
+            for f in self.failed
+        ]  # fmt: skip
+        return {"check_type": "tritonform scan", "results": {"failed_checks": failed}}
+
     def render(self) -> list[str]:
         lines = [
             f"scan: {self.scanner} and tritonform's checks over {self.stacks} stack(s) and {self.plans} plan(s): "
