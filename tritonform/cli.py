@@ -231,10 +231,9 @@ def _describe_hardening(env: EnvironmentConfig) -> list[str]:
     weakened = weakened_controls(env)
     if not weakened:
         return ["  security  every hardening control on (VPC, network isolation, KMS)"]
-    excepted = {exception.control: exception for exception in env.security_exceptions}
     lines = []
     for control in weakened:
-        exception = excepted.get(control.name)
+        exception = env.security_exception(control.name)
         recorded = (
             f"exception {exception.ticket}, approved by {exception.approved_by}: {exception.reason}"
             if exception

@@ -42,6 +42,11 @@ class SynthesizedStack:
         return sum(len(instances) for instances in resources.values())
 
 
+def _has_access_stack(deployment: Deployment, stand_in_endpoint: str | None) -> bool:
+    """Environments that declare a CI role get its stack, except against a stand-in (nothing deploys it)."""
+    return deployment.environment.ci is not None and stand_in_endpoint is None
+
+
 def build_app(
     deployments: list[Deployment],
     outdir: Path | None,
@@ -68,7 +73,7 @@ def build_app(
                 stand_in_endpoint=stand_in_endpoint,
             ),
         )
-        if deployment.environment.ci is not None and stand_in_endpoint is None:
+        if _has_access_stack(deployment, stand_in_endpoint):
             AccessStack(
                 app,
                 AccessStackProps(
@@ -95,7 +100,7 @@ def synthesize(
             d,
             d.environment.stack_name,
             stacks / d.environment.stack_name,
-            stacks / f"{d.environment.stack_name}-access" if d.environment.ci and stand_in_endpoint is None else None,
+            stacks / d.environment.access_stack_name if _has_access_stack(d, stand_in_endpoint) else None,
         )
         for d in deployments
     ]

@@ -75,8 +75,7 @@ RULES: list[Rule] = [
 
 def _unexcepted(control: HardeningControl) -> Callable[[EnvironmentConfig, RolloutPlan], FieldError | None]:
     def broken(env: EnvironmentConfig, _plan: RolloutPlan) -> FieldError | None:
-        excepted = {exception.control for exception in env.security_exceptions}
-        if not control.is_off(env) or control.name in excepted:
+        if not control.is_off(env) or env.security_exception(control.name):
             return None
         return FieldError(
             control.field,

@@ -144,10 +144,9 @@ def _hardening(review: EnvironmentReview, deployment: Deployment, plan: Plan) ->
     weakened = weakened_controls(env)
     if not weakened:
         return
-    excepted = {exception.control: exception for exception in env.security_exceptions}
     lines = []
     for control in weakened:
-        exception = excepted.get(control.name)
+        exception = env.security_exception(control.name)
         lines.append(
             f"without **{control.name}** (`{control.field}`): "
             + (

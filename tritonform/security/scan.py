@@ -233,7 +233,7 @@ def scan(
             for e in env.security_exceptions
             for check in CHECKS_A_CONTROL_GUARDS[e.control]
         }
-        for stack in (env.stack_name, f"{env.stack_name}-access"):
+        for stack in (env.stack_name, env.access_stack_name):
             tier_of[stack] = env.tier
             exceptions[stack] = recorded
     paths = {stack: construct_paths(stacks_dir / stack / "cdk.tf.json") for stack in stacks}

@@ -13,11 +13,17 @@ from constructs import Construct
 
 from tritonform.config import EnvironmentConfig, ReleaseConfig
 from tritonform.config.release import model_package_group
-from tritonform.constructs import StateBackendProps, configure_state_backend
+from tritonform.constructs import configure_state_backend
 from tritonform.constructs._aws import AwsProvider, AwsProviderDefaultTags
 from tritonform.constructs._props import Props
 from tritonform.constructs.deploy_role import GITHUB_OIDC_HOST, DeployRole, DeployRoleProps
-from tritonform.stacks.serving import default_tags, execution_role_name, partition_of, serving_state_key
+from tritonform.stacks.serving import (
+    default_tags,
+    execution_role_name,
+    partition_of,
+    serving_state_key,
+    state_backend_props,
+)
 
 
 class AccessStackProps(Props):
@@ -35,19 +41,9 @@ class AccessStack(TerraformStack):
     def __init__(self, scope: Construct, props: AccessStackProps) -> None:
         env, ci = props.environment, props.environment.ci
         assert ci is not None  # only environments with a ci section get an access stack
-        super().__init__(scope, access_stack_name(env))
+        super().__init__(scope, env.access_stack_name)
         partition = partition_of(env.region)
-        configure_state_backend(
-            self,
-            StateBackendProps(
-                kind=props.state_backend,
-                bucket=env.state.bucket,
-                key=f"{env.state.key_prefix}{env.name}-access.tfstate"
-                if props.state_backend == "s3"
-                else f"terraform.{env.name}-access.tfstate",
-                region=env.state_region,
-            ),
-        )
+        configure_state_backend(self, state_backend_props(env, props.state_backend, suffix="-access"))
         AwsProvider(
             self,
             "aws",
@@ -80,7 +76,3 @@ class AccessStack(TerraformStack):
             ),
         )
         TerraformOutput(self, "deploy_role_arn", value=self.deploy_role.role_arn)
-
-
-def access_stack_name(env: EnvironmentConfig) -> str:
-    return f"{env.stack_name}-access"

@@ -70,8 +70,19 @@ def default_tags(env: EnvironmentConfig) -> dict[str, str]:
     }
 
 
-def serving_state_key(env: EnvironmentConfig) -> str:
-    return f"{env.state.key_prefix}{env.name}.tfstate"
+def state_backend_props(env: EnvironmentConfig, kind: Literal["s3", "local"], suffix: str = "") -> StateBackendProps:
+    """Where a stack of `env` keeps its state: <prefix><env><suffix>.tfstate in the state bucket, or a local
+    file of the same stem (each stack of an environment has its own suffix)."""
+    return StateBackendProps(
+        kind=kind,
+        bucket=env.state.bucket,
+        key=serving_state_key(env, suffix) if kind == "s3" else f"terraform.{env.name}{suffix}.tfstate",
+        region=env.state_region,
+    )
+
+
+def serving_state_key(env: EnvironmentConfig, suffix: str = "") -> str:
+    return f"{env.state.key_prefix}{env.name}{suffix}.tfstate"
 
 
 def execution_role_name(env: EnvironmentConfig) -> str:
@@ -87,15 +98,7 @@ class ServingStack(TerraformStack):
         image = parse_image_uri(release.triton_image.uri)
         assert image is not None  # validated in the config layer
 
-        configure_state_backend(
-            self,
-            StateBackendProps(
-                kind=props.state_backend,
-                bucket=env.state.bucket,
-                key=serving_state_key(env) if props.state_backend == "s3" else f"terraform.{env.name}.tfstate",
-                region=env.state_region,
-            ),
-        )
+        configure_state_backend(self, state_backend_props(env, props.state_backend))
         stand_in = props.stand_in_endpoint
         AwsProvider(
             self,
@@ -196,14 +199,17 @@ class ServingStack(TerraformStack):
         TerraformOutput(self, "version_id", value=release.version_id)
         TerraformOutput(self, "artifact_bucket", value=self.artifacts.bucket_name)
         TerraformOutput(self, "execution_role_arn", value=self.execution_role.role_arn)
-        excepted = {exception.control: exception for exception in env.security_exceptions}
         TerraformOutput(
             self,
             SECURITY_EXCEPTIONS_OUTPUT,
             description="Hardening controls this environment runs without, and the recorded exception for each",
             value=[
                 f"{control.name}: "
-                + (f"{e.ticket}, approved by {e.approved_by}" if (e := excepted.get(control.name)) else "no exception")
+                + (
+                    f"{e.ticket}, approved by {e.approved_by}"
+                    if (e := env.security_exception(control.name))
+                    else "no exception"
+                )
                 for control in weakened_controls(env)
             ],
         )
