@@ -12,7 +12,6 @@ content-addressed key (verified), and attached there.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,7 +27,7 @@ from tritonform.errors import UserError
 from tritonform.release import aws
 from tritonform.release.attach import AttachResult, attach, current_release, history_file, read_history
 from tritonform.release.live import describe, expected_configuration
-from tritonform.release.publish import package_carries, verify_object
+from tritonform.release.publish import package_carries, verify_object, whole_object_checksum
 
 
 @dataclass(frozen=True)
@@ -144,7 +143,7 @@ def verify_source(s3: Any, release: ReleaseConfig, source: str) -> dict[str, str
     pinned = {"VersionId": str(head["VersionId"])} if head.get("VersionId") else {}
     if head.get("ContentLength") != size:
         found = f"size is {head.get('ContentLength')} bytes, not {size}"
-    elif head.get("ChecksumSHA256") == base64.b64encode(bytes.fromhex(sha256)).decode():
+    elif head.get("ChecksumSHA256") == whole_object_checksum(sha256):
         return pinned
     else:
         digest = hashlib.sha256()

@@ -45,11 +45,16 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def whole_object_checksum(sha256: str) -> str:
+    """The ChecksumSHA256 S3 reports for an object uploaded in one part: its digest, base64."""
+    return base64.b64encode(bytes.fromhex(sha256)).decode()
+
+
 def expected_s3_checksum(path: Path, size: int) -> str:
     """The ChecksumSHA256 S3 reports: the digest itself, or for multipart uploads the digest of the parts'
     digests followed by -<parts>."""
     if size < PART_BYTES:
-        return base64.b64encode(bytes.fromhex(file_sha256(path))).decode()
+        return whole_object_checksum(file_sha256(path))
     parts = []
     with path.open("rb") as source:
         while chunk := source.read(PART_BYTES):
@@ -125,7 +130,7 @@ def verify_object(s3: Any, bucket: str, key: str, *, sha256: str, size: int, art
     if artifact is not None:
         wanted = expected_s3_checksum(artifact, size)
     elif "-" not in checksum:
-        wanted = base64.b64encode(bytes.fromhex(sha256)).decode()
+        wanted = whole_object_checksum(sha256)
     else:
         return  # a multipart checksum can only be recomputed from the bytes; the recorded digest matched
     # S3 reports a multipart (composite) checksum as "<digest of part digests>-<parts>"; moto leaves the
