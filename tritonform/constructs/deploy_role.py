@@ -187,6 +187,7 @@ class DeployRole(Construct):
         sagemaker = f"{arn}:sagemaker:{here}"
         endpoint = props.endpoint_name.lower()  # SageMaker ARNs carry names in lower case
         execution_role_arn = f"{arn}:iam::{props.account_id}:role/{props.execution_role_name}"
+        keys = f"{arn}:kms:{here}:key/*"  # the serving stack's key has no ARN yet: its tags bind these rights
         tagged_for_this_environment = [
             DataAwsIamPolicyDocumentStatementCondition(
                 test="StringEquals", variable="aws:ResourceTag/Environment", values=[props.environment_name]
@@ -310,7 +311,6 @@ class DeployRole(Construct):
         if props.existing_kms_key_arn is not None:
             statements.append(allow("UseTheEnvironmentsKey", KEY_USE_ACTIONS, [props.existing_kms_key_arn]))
         else:
-            keys = f"{arn}:kms:{here}:key/*"
             statements += [
                 allow(
                     "CreateKeysTaggedForThisEnvironment",
@@ -342,7 +342,7 @@ class DeployRole(Construct):
             allow(
                 "LetSageMakerTakeGrantsOnTheKey",
                 ["kms:CreateGrant"],
-                [props.existing_kms_key_arn or f"{arn}:kms:{here}:key/*"],
+                [props.existing_kms_key_arn or keys],
                 [
                     DataAwsIamPolicyDocumentStatementCondition(
                         test="Bool", variable="kms:GrantIsForAWSResource", values=["true"]

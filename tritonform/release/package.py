@@ -150,9 +150,13 @@ class _HashingWriter:
 
 
 def _unsafe_name(name: str) -> str | None:
-    """Why a name cannot go into the archive: every name must unpack to the same file on any system."""
-    if name in {".", ".."} or "/" in name or "\\" in name:
-        return "is or contains a path separator or parent reference"
+    """Why a name cannot go into the archive: every name must unpack to the same file on any system.
+
+    Names come from listing a directory, so they are never "." or ".." and hold no "/"; a backslash is
+    a separator where the archive may be unpacked on Windows, and "..\\" in a name climbs out there.
+    """
+    if "\\" in name:
+        return "contains a backslash (a path separator on Windows)"
     if any(ord(character) < 0x20 or ord(character) == 0x7F for character in name):
         return "contains a control character"
     try:
