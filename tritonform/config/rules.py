@@ -24,17 +24,17 @@ class Rule:
     broken: Callable[[EnvironmentConfig, RolloutPlan], FieldError | None]
 
 
+def _without_alarms(message: str) -> Callable[[EnvironmentConfig, RolloutPlan], FieldError | None]:
+    return lambda env, _: None if env.rollback_alarms.count else FieldError("rollback_alarms", message)
+
+
 RULES: list[Rule] = [
     Rule(
         "prod-has-rollback-alarms",
         frozenset({"prod"}),
         "problem",
         "without an alarm SageMaker cannot roll a bad version back by itself: the bake is only a delay",
-        lambda env, _: (
-            None
-            if env.rollback_alarms.count
-            else FieldError("rollback_alarms", "prod needs at least one rollback alarm")
-        ),
+        _without_alarms("prod needs at least one rollback alarm"),
     ),
     Rule(
         "prod-rolls-out-gradually",
@@ -56,11 +56,7 @@ RULES: list[Rule] = [
         frozenset({"dev", "staging"}),
         "warning",
         "a rollout without alarms is never rolled back automatically; dev and staging rehearse prod's rollout",
-        lambda env, _: (
-            None
-            if env.rollback_alarms.count
-            else FieldError("rollback_alarms", "no rollback alarms: SageMaker will not roll back a bad version")
-        ),
+        _without_alarms("no rollback alarms: SageMaker will not roll back a bad version"),
     ),
     Rule(
         "rollback-in-time",
