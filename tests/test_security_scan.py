@@ -25,7 +25,7 @@ from tritonform.config import ProjectLayout, load_deployments
 from tritonform.config.security_baseline import Baseline, BaselineEntry
 from tritonform.errors import UserError
 from tritonform.review.findings import load_findings
-from tritonform.security.scan import ScanResult, load_baseline, own_checks, scan
+from tritonform.security.scan import ScanResult, construct_paths, load_baseline, own_checks, read_stack, scan
 from tritonform.stacks.serving import STAND_IN_SERVICES
 from tritonform.standin import MotoServer
 from tritonform.synth import synthesize
@@ -280,7 +280,8 @@ def test_missing_scanner_says_how_to_install_it(
 
 def test_own_checks_pass_on_every_example_stack(synthesized_example: Path) -> None:
     for stack in STACKS:
-        passed, failed = own_checks(stack, synthesized_example / "stacks" / stack / "cdk.tf.json")
+        document = read_stack(synthesized_example / "stacks" / stack / "cdk.tf.json")
+        passed, failed = own_checks(stack, document, construct_paths(document))
         assert failed == []
         assert passed == (2 if "access" not in stack else 1)  # backend, plus the bucket policy where one is
 

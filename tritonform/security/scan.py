@@ -165,9 +165,8 @@ def read_stack(stack_json: Path) -> dict[str, Any]:
     return document
 
 
-def construct_paths(stack_json: Path) -> dict[str, str]:
+def construct_paths(document: dict[str, Any]) -> dict[str, str]:
     """Logical id -> construct path inside the stack ("artifacts_key_6DD7A8ED" -> "artifacts/key")."""
-    document = read_stack(stack_json)
     paths = {}
     for block in ("resource", "data"):
         for instances in document.get(block, {}).values():
@@ -177,10 +176,8 @@ def construct_paths(stack_json: Path) -> dict[str, str]:
     return paths
 
 
-def own_checks(stack: str, stack_json: Path) -> tuple[int, list[Finding]]:
+def own_checks(stack: str, document: dict[str, Any], paths: dict[str, str]) -> tuple[int, list[Finding]]:
     """What checkov cannot see: the backend block, and a bucket policy's document behind its data source."""
-    document = read_stack(stack_json)
-    paths = construct_paths(stack_json)
     passed, failed = 0, []
     backend = document.get("terraform", {}).get("backend", {})
     s3 = backend.get("s3")
@@ -236,7 +233,8 @@ def scan(
         for stack in (env.stack_name, env.access_stack_name):
             tier_of[stack] = env.tier
             exceptions[stack] = recorded
-    paths = {stack: construct_paths(stacks_dir / stack / "cdk.tf.json") for stack in stacks}
+    documents = {stack: read_stack(stacks_dir / stack / "cdk.tf.json") for stack in stacks}
+    paths = {stack: construct_paths(document) for stack, document in documents.items()}
     prod_only = _prod_only_checks()
     result = ScanResult(stacks=len(stacks), plans=len(plans))
 
@@ -270,7 +268,7 @@ def scan(
                 findings.append(Finding(check["check_id"], check.get("check_name", ""), stack, construct, source))
     result.scanner = "checkov " + ", ".join(sorted(versions))
     for stack in stacks:
-        passed, failed = own_checks(stack, stacks_dir / stack / "cdk.tf.json")
+        passed, failed = own_checks(stack, documents[stack], paths[stack])
         result.passed += passed
         findings += failed
 
