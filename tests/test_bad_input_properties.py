@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from tests.conftest import REPO_ROOT
 from tritonform.config import ProjectLayout
 from tritonform.config.environment import EnvironmentConfig
-from tritonform.config.loader import load_deployments, load_policy, validate_data
+from tritonform.config.loader import load_deployments, load_policy
 from tritonform.config.release import ReleaseConfig
+from tritonform.documents import validate_data
 from tritonform.errors import UserError
 from tritonform.security.scan import load_baseline
 from tritonform.triton.validate import validate_repository

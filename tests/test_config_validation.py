@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT, CliRun, Editor, tritonform_subprocess
 from tritonform.config import ProjectLayout, load_deployments
-from tritonform.config.loader import read_yaml
+from tritonform.documents import read_yaml
 from tritonform.errors import UserError
 
 Change = Callable[[dict[str, Any]], object]

@@ -16,18 +16,10 @@ from pathlib import Path
 from tritonform import __version__
 from tritonform.config import Deployment, ProjectLayout, load_deployments
 from tritonform.config.environment import EnvironmentConfig, weakened_controls
-from tritonform.errors import EXIT_INVALID_INPUT, UserError
+from tritonform.errors import EXIT_INVALID_INPUT, UserError, report_user_error
 
 EXIT_OK = 0
 EXIT_NOT_VALID = 1
-
-
-def report_user_error(err: UserError, root: Path) -> int:
-    count = len(err.problems)
-    print(err.render(relative_to=root), file=sys.stderr)
-    if count > 1:
-        print(f"{count} problems", file=sys.stderr)
-    return err.exit_code
 
 
 class _Parser(argparse.ArgumentParser):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,3 +54,12 @@ class UserError(Exception):
 
     def render(self, relative_to: Path | None = None) -> str:
         return "\n".join(p.render(relative_to) for p in self.problems)
+
+
+def report_user_error(err: UserError, root: Path) -> int:
+    """Print every problem (paths relative to the project) and a count; return the exit code to use."""
+    count = len(err.problems)
+    print(err.render(relative_to=root), file=sys.stderr)
+    if count > 1:
+        print(f"{count} problems", file=sys.stderr)
+    return err.exit_code

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from tritonform.config import Deployment, ProjectLayout, load_deployments
+from tritonform.errors import UserError, report_user_error
 
 if TYPE_CHECKING:
     from cdktf import App
@@ -108,9 +109,6 @@ def synthesize(
 
 def cdktf_app_main() -> None:
     """Entry point for cdktf.json's "app": the cdktf CLI passes the output directory in CDKTF_OUTDIR."""
-    from tritonform.cli import report_user_error  # noqa: PLC0415
-    from tritonform.errors import UserError  # noqa: PLC0415
-
     names = [n for n in os.environ.get("TRITONFORM_ENVIRONMENTS", "").split(",") if n]
     backend = os.environ.get("TRITONFORM_STATE_BACKEND", "s3")
     if backend not in ("s3", "local"):

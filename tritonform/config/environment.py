@@ -12,8 +12,8 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from tritonform.config._base import FieldError, FrozenModel
 from tritonform.config.instances import GPU_INSTANCES, GpuInstance, explain_not_gpu
+from tritonform.documents import FieldError, FrozenModel
 
 Tier = Literal["dev", "staging", "prod"]
 

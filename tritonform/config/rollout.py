@@ -19,7 +19,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from tritonform.config._base import FieldError, FrozenModel
+from tritonform.documents import FieldError, FrozenModel
 
 # SageMaker API limits (BlueGreenUpdatePolicy, RollingUpdatePolicy, TrafficRoutingConfig).
 WAIT_MAX_S = 3600

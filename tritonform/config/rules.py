@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tritonform.config._base import FieldError
 from tritonform.config.environment import HARDENING_CONTROLS, EnvironmentConfig, HardeningControl
 from tritonform.config.rollout import AllAtOncePolicy, RolloutPlan
+from tritonform.documents import FieldError
 
 
 @dataclass(frozen=True)

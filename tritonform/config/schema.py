@@ -12,6 +12,7 @@ from tritonform.config.environment import EnvironmentConfig
 from tritonform.config.release import ReleaseConfig
 from tritonform.config.rollout import RolloutPolicy
 from tritonform.config.security_baseline import Baseline, BaselineEntry
+from tritonform.documents import model_in
 
 SCHEMAS: dict[str, type[BaseModel] | TypeAdapter[RolloutPolicy]] = {
     "environment.schema.json": EnvironmentConfig,
@@ -51,11 +52,9 @@ REFERENCE_END = "<!-- config-reference:end -->"
 
 
 def _rows(model: type[BaseModel], prefix: str = "") -> list[str]:
-    from tritonform.config.loader import _model_in  # noqa: PLC0415  (loader imports this module's models)
-
     rows = []
     for name, info in model.model_fields.items():
-        nested = _model_in(info.annotation)
+        nested = model_in(info.annotation)
         if info.is_required():
             default = "required"
         elif isinstance(info.default, BaseModel):

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from tritonform.config._base import FrozenModel
+from tritonform.documents import FrozenModel
 
 
 class BaselineEntry(FrozenModel):

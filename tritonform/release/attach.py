@@ -23,8 +23,9 @@ import yaml
 
 from tritonform.config import ProjectLayout
 from tritonform.config.environment import EnvironmentConfig
-from tritonform.config.loader import load_environment, parse_model
+from tritonform.config.loader import load_environment
 from tritonform.config.release import ReleaseConfig, artifact_key, version_id_for
+from tritonform.documents import parse_model
 from tritonform.errors import UserError
 from tritonform.release import aws
 from tritonform.release.git import source_commit

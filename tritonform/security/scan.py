@@ -25,8 +25,8 @@ import yaml
 
 from tritonform.config import Deployment
 from tritonform.config.environment import HardeningControlName
-from tritonform.config.loader import parse_model
 from tritonform.config.security_baseline import Baseline, BaselineEntry
+from tritonform.documents import parse_model
 from tritonform.errors import UserError
 
 CHECKS_DIR = Path(__file__).parent / "checks"

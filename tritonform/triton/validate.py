@@ -18,6 +18,7 @@ from google.protobuf import text_format
 from google.protobuf.message import DecodeError
 from tritonclient.grpc import model_config_pb2 as mc
 
+from tritonform.documents import parse_model
 from tritonform.errors import Problem, UserError
 from tritonform.triton.smoke import CONFIG_TO_PROTOCOL, SmokeFile, smoke_path
 
@@ -688,8 +689,6 @@ def _check_cycles(check: _Checker, models: dict[str, ModelInfo]) -> None:
 
 def _check_smoke(check: _Checker, model: ModelInfo) -> None:
     """<model>/smoke.yaml must parse and speak of the model's real inputs and outputs."""
-    from tritonform.config.loader import parse_model  # noqa: PLC0415  (the loader imports this module lazily)
-
     path = smoke_path(model.directory)
     if not path.is_file():
         return

@@ -1,0 +1,240 @@
+"""Reading a user's YAML file into a frozen model, with problems that name the file, the line and the field.
+
+Shared by everything that reads user input (environments, releases, policies, smoke files, the security
+baseline), so each reader reports a mistake in the same words.
+"""
+
+from __future__ import annotations
+
+import typing
+from pathlib import Path
+from types import UnionType
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import ErrorDetails
+
+from tritonform.errors import Problem, UserError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+Loc = tuple[str | int, ...]
+MAX_CONFIG_BYTES = 1_000_000
+
+
+class FrozenModel(BaseModel):
+    """Immutable, closed, strictly typed: a typo is an error, never a silently ignored key."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        strict=True,
+        validate_default=True,
+        use_attribute_docstrings=True,
+    )
+
+
+class FieldError(ValueError):
+    """Raised by cross-field validators so the error points at the field to change, not the whole file.
+
+    `field` is relative to the model that raised it (dotted, e.g. "capacity.min_instances").
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+# --- YAML with line numbers ----------------------------------------------------------------------------
+
+
+def read_yaml(path: Path) -> tuple[object, dict[Loc, int]]:
+    """Parse one YAML document; return the data and the line of every key and list item in it."""
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise UserError.single(f"larger than {MAX_CONFIG_BYTES} bytes: not a configuration file", file=path)
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError.single("file not found", file=path) from None
+    except UnicodeDecodeError as err:
+        raise UserError.single(f"not UTF-8 text (byte {err.start})", file=path) from None
+    except OSError as err:
+        raise UserError.single(f"cannot be read: {err.strerror}", file=path) from None
+
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as err:  # e.g. a control character: the reader refuses it before parsing
+        raise UserError.single(f"invalid YAML: {err}".replace("\n", " "), file=path) from None
+    try:
+        node = loader.get_single_node()
+        lines: dict[Loc, int] = {}
+        if node is not None:
+            _index_lines(node, (), lines, path)
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark else None
+        reason = err.problem or err.context or "invalid YAML"
+        raise UserError([Problem(file=path, field=None, message=f"invalid YAML: {reason}", line=line)]) from None
+    except yaml.YAMLError as err:
+        raise UserError.single(f"invalid YAML: {err}".replace("\n", " "), file=path) from None
+    finally:
+        loader.dispose()
+    return data, lines
+
+
+def _index_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: Path) -> None:
+    lines[loc] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise UserError(
+                    [
+                        Problem(
+                            file=path,
+                            field=dotted((*loc, key)),
+                            line=line,
+                            message=f"duplicate key (first set on line {seen[key]}); YAML would silently keep the last",
+                        )
+                    ]
+                )
+            seen[key] = line
+            _index_lines(value_node, (*loc, key), lines, path)
+            lines[(*loc, key)] = line
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _index_lines(item, (*loc, index), lines, path)
+
+
+def dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def field_loc(field: str) -> Loc:
+    """A FieldError's dotted field as a location: "extra.0.name" -> ("extra", 0, "name")."""
+    return tuple(int(part) if part.isdigit() else part for part in field.split("."))
+
+
+def line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+# --- validation errors, in the user's words -----------------------------------------------------------
+
+
+def parse_model(model: type[ModelT], path: Path) -> ModelT:
+    data, lines = read_yaml(path)
+    return validate_data(model, data, path, lines)
+
+
+def validate_data(model: type[ModelT], data: object, path: Path, lines: dict[Loc, int] | None = None) -> ModelT:
+    lines = lines or {}
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        raise UserError.single(f"must be a mapping of keys to values, but the file is {kind}", file=path)
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        problems = [_problem(model, error, path, lines) for error in err.errors(include_url=False)]
+        raise UserError(problems) from None
+
+
+def _problem(model: type[BaseModel], error: ErrorDetails, path: Path, lines: dict[Loc, int]) -> Problem:
+    loc: Loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
+    message = error["msg"]
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldError):
+        loc = (*loc, *field_loc(cause.field))
+        message = cause.message
+    elif error["type"] == "extra_forbidden":
+        allowed = sorted(_fields_at(model, loc[:-1]))
+        message = f"unknown key; allowed here: {', '.join(allowed)}" if allowed else "unknown key"
+    elif error["type"] == "missing":
+        message = "required, but missing"
+    elif error["type"] == "value_error":
+        message = message.removeprefix("Value error, ")
+    elif error["type"] in {"string_type", "int_type", "bool_type", "list_type", "dict_type", "model_type"}:
+        message = f"{message}, got {describe(error['input'])}"
+        if error["type"] == "string_type" and isinstance(error["input"], int | float):
+            message += " (YAML read it as a number: quote it)"
+    elif error["type"] == "string_pattern_mismatch":
+        message = f"{describe(error['input'])} is not allowed here: {_pattern_hint(loc)}"
+    elif error["type"] in {"greater_than_equal", "less_than_equal", "too_long", "too_short", "literal_error"}:
+        message = f"{message}, got {describe(error['input'])}"
+    return Problem(file=path, field=dotted(loc) or None, message=message, line=line_for(loc, lines))
+
+
+def _is_union_tag(part: str | int) -> bool:
+    # pydantic inserts the chosen union member's name ("int", "constrained-int", "EndpointSettings") into loc
+    return isinstance(part, str) and (
+        part in {"int", "str", "bool", "list", "dict", "none"} or part.startswith(("constrained-", "function-"))
+    )
+
+
+def describe(value: object) -> str:
+    if value is None:
+        return "null"
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"{shown} ({type(value).__name__})"
+
+
+_PATTERN_HINTS = {
+    "name": "letters, digits and hyphens, starting and ending with a letter or digit, within the length limit",
+    "account_id": "12 digits, quoted",
+    "region": "an AWS region such as us-east-1",
+    "bucket": "an S3 bucket name: 3-63 lower-case letters, digits and hyphens",
+    "kms_key_arn": "a KMS key ARN, arn:aws:kms:<region>:<account>:key/<id>",
+    "rollout_policy": "a policy name: lower-case letters, digits and hyphens",
+    "sha256": "64 lower-case hex digits",
+    "commit": "a full 40-digit git commit id",
+    "version_id": "12 lower-case hex digits",
+    "version": "a Triton release such as 24.09",
+}
+
+
+def _pattern_hint(loc: Loc) -> str:
+    for part in reversed(loc):
+        if isinstance(part, str) and part in _PATTERN_HINTS:
+            return _PATTERN_HINTS[part]
+        if isinstance(part, str) and part.endswith("_ids"):
+            return "AWS resource ids such as subnet-0123abcd / sg-0123abcd"
+    return "see the JSON Schema in schemas/"
+
+
+def _fields_at(model: type[BaseModel], loc: Loc) -> set[str]:
+    current: object = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            return set()
+        current = model_in(fields[part].annotation)
+        if current is None:
+            return set()
+    fields = getattr(current, "model_fields", None)
+    return set(fields) if fields else set()
+
+
+def model_in(annotation: object) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in {typing.Union, UnionType, list, typing.Annotated}:
+        for arg in typing.get_args(annotation):
+            found = model_in(arg)
+            if found is not None:
+                return found
+    return None
