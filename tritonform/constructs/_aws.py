@@ -1,7 +1,7 @@
 """The AWS provider classes tritonform uses, imported without the package's 11-14 s root __init__.
 
 `import cdktf_cdktf_provider_aws.<x>` first runs the package's __init__, which imports all ~2,100
-resource modules (facts.md). The resource modules themselves only need the jsii assembly, which they
+resource modules (terraform-cdk issue 3753). The resource modules themselves only need the jsii assembly, which they
 load through `.._jsii`. So unless the full package is already imported, we register a bare package
 object with the right __path__ and import just the modules below. Set TRITONFORM_PROVIDER_IMPORT=full
 to take the plain path (the benchmark and a test compare the two; the JSON is byte-identical).

@@ -1,7 +1,8 @@
 """What is live: following a SageMaker endpoint update to its real outcome (`tritonform release watch`).
 
 Terraform waits at most 60 minutes for an endpoint update and does not treat RollingBack as in progress:
-after SageMaker rolled an update back, Terraform records the new configuration anyway (facts.md). So the
+after SageMaker rolled an update back, Terraform records the new configuration anyway (terraform-provider-aws
+issue 48997). So the
 truth is read from SageMaker: the update succeeded only when the endpoint is InService on the
 configuration derived from the environment's release. InService on any other configuration means SageMaker
 rolled back; that is a failure, and it is recorded in the environment's history.
