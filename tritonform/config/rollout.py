@@ -25,8 +25,8 @@ from tritonform.documents import FieldError, FrozenModel
 WAIT_MAX_S = 3600
 TIMEOUT_MIN_S = 600
 TIMEOUT_API_MAX_S = 28800
-# The Terraform AWS provider's aws_sagemaker_endpoint schema validates maximum_execution_timeout_in_seconds
-# with IntBetween(600, 14400) (internal/service/sagemaker/endpoint.go), below the API's 28800.
+# hashicorp/aws 5.100.0 refuses maximum_execution_timeout_in_seconds outside 600-14400 (`terraform validate`:
+# "expected ... to be in the range (600 - 14400)"), below the 28800 the UpdateEndpoint API allows.
 TIMEOUT_TERRAFORM_MAX_S = 14400
 
 WaitSeconds = Annotated[int, Field(ge=0, le=WAIT_MAX_S)]
