@@ -20,6 +20,11 @@ from tritonform.errors import Problem, UserError
 ModelT = TypeVar("ModelT", bound=BaseModel)
 Loc = tuple[str | int, ...]
 MAX_CONFIG_BYTES = 1_000_000
+# A YAML alias repeats a node by reference, so a few lines can stand for billions of values (the "billion
+# laughs" attack) or contain themselves. Configuration files need neither: bound both before anything walks
+# the document. Plain values are already bounded by the file size.
+MAX_ALIAS_EXPANSION = 10_000
+MAX_NESTING = 32
 
 
 class FrozenModel(BaseModel):
@@ -67,9 +72,11 @@ def read_yaml(path: Path) -> tuple[object, dict[Loc, int]]:
     except yaml.YAMLError as err:  # e.g. a control character: the reader refuses it before parsing
         raise UserError.single(f"invalid YAML: {err}".replace("\n", " "), file=path) from None
     try:
+        _refuse_deep_nesting(text, path)  # before composing: PyYAML's composer recurses once per level
         node = loader.get_single_node()
         lines: dict[Loc, int] = {}
         if node is not None:
+            _refuse_unbounded(node, path)
             _index_lines(node, (), lines, path)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as err:
@@ -82,6 +89,59 @@ def read_yaml(path: Path) -> tuple[object, dict[Loc, int]]:
     finally:
         loader.dispose()
     return data, lines
+
+
+def _refuse_deep_nesting(text: str, path: Path) -> None:
+    """Read the event stream (PyYAML's parser is a state machine, not recursive) and refuse deep nesting."""
+    events = yaml.SafeLoader(text)
+    depth = 0
+    try:
+        while events.check_event():
+            event = events.get_event()
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_NESTING:
+                    _refuse_nesting(path, event.start_mark.line + 1)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    finally:
+        events.dispose()
+
+
+def _refuse_nesting(path: Path, line: int) -> None:
+    raise UserError([Problem(file=path, field=None, line=line, message=(
+        f"nested more than {MAX_NESTING} levels deep; tritonform's files need far fewer"))])  # fmt: skip
+
+
+def _refuse_unbounded(root: yaml.Node, path: Path) -> None:
+    """Refuse a document that nests too deeply, contains itself, or repeats too much through aliases."""
+    seen: set[int] = set()
+    expanded = 0
+    # (node, depth, ids of the collections it sits in): explicit stack, so hostile input cannot recurse
+    stack: list[tuple[yaml.Node, int, frozenset[int]]] = [(root, 1, frozenset())]
+    while stack:
+        node, depth, ancestors = stack.pop()
+        line = node.start_mark.line + 1
+        if id(node) in ancestors:
+            raise UserError([Problem(file=path, field=None, line=line, message=(
+                "a YAML alias refers to a collection that contains it (an endless document); "
+                "write the values out instead"))])  # fmt: skip
+        if id(node) in seen:
+            expanded += 1
+            if expanded > MAX_ALIAS_EXPANSION:
+                raise UserError([Problem(file=path, field=None, line=line, message=(
+                    f"YAML aliases repeat more than {MAX_ALIAS_EXPANSION:,} values (an alias bomb?); "
+                    "a configuration file may use aliases only for a few shared values"))])  # fmt: skip
+        seen.add(id(node))
+        if depth > MAX_NESTING:  # reached through aliases: the text itself was checked before composing
+            _refuse_nesting(path, line)
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        inner = ancestors | {id(node)} if children else ancestors
+        stack.extend((child, depth + 1, inner) for child in children)
 
 
 def _index_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: Path) -> None:
