@@ -28,7 +28,7 @@ def _alias_bomb(levels: int, fan_out: int) -> str:
 
 def _expansion(levels: int, fan_out: int) -> int:
     """Nodes visited more than once when the document is walked as a tree (what an alias costs)."""
-    return sum(fan_out**level for level in range(1, levels + 1)) - sum(fan_out for _ in range(levels))
+    return int(sum(fan_out**level for level in range(1, levels + 1))) - fan_out * levels
 
 
 def _read_within_budget(path: Path) -> tuple[UserError | None, int]:

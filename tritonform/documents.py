@@ -97,11 +97,11 @@ def _refuse_deep_nesting(text: str, path: Path) -> None:
     depth = 0
     try:
         while events.check_event():
-            event = events.get_event()
+            event = events.get_event()  # type: ignore[no-untyped-call]
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_NESTING:
-                    _refuse_nesting(path, event.start_mark.line + 1)
+                    _refuse_nesting(path, event.start_mark.line + 1 if event.start_mark else 1)
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
     finally:
