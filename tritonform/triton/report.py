@@ -6,7 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from tritonform.triton.validate import RepositoryReport, validate_repository
+from tritonform.triton.repository import RepositoryReport
+from tritonform.triton.validate import validate_repository
 
 EXIT_OK, EXIT_INVALID = 0, 1
 

@@ -27,8 +27,8 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
 from tritonform.triton import install
+from tritonform.triton.repository import ModelInfo, RepositoryReport
 from tritonform.triton.smoke import SmokeRequest, Value, compare
-from tritonform.triton.validate import ModelInfo, RepositoryReport
 
 LOCAL_BACKENDS = {"python"}
 START_TIMEOUT_S = 60

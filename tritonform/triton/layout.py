@@ -1,0 +1,92 @@
+"""The repository's layout: one directory per model, each with a config.pbtxt Triton can parse and
+positive-integer version directories, and the default model SageMaker is told to serve among them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from google.protobuf import text_format
+from google.protobuf.message import DecodeError
+from tritonclient.grpc import model_config_pb2 as mc
+
+from tritonform.triton.repository import Checker, ModelInfo, line_of
+
+MAX_CONFIG_BYTES = 1_000_000
+
+
+def model_directories(check: Checker, repository: Path) -> list[Path]:
+    """The model directories of an existing repository, after the problems with its top level."""
+    if (repository / "config.pbtxt").exists():
+        check.problem(
+            repository / "config.pbtxt",
+            "a config.pbtxt at the top of the repository: the SageMaker Triton container refuses it; every model "
+            "lives in its own directory (<model>/config.pbtxt)",
+        )
+    directories = sorted(p for p in repository.iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
+    if not directories:
+        check.problem(repository, "no model directories")
+    return directories
+
+
+def load_model(check: Checker, directory: Path) -> ModelInfo:
+    """The model as far as it can be read: a config that does not parse leaves `config` None."""
+    config_path = directory / "config.pbtxt"
+    model = ModelInfo(directory.name, directory, config_path)
+    for entry in sorted(directory.iterdir()):
+        if entry.is_dir() and entry.name.isdigit():
+            if entry.name != str(int(entry.name)) or int(entry.name) == 0:
+                check.problem(
+                    entry,
+                    f"version directory {entry.name!r}: versions are positive integers without "
+                    "leading zeros (1, 2, ...)",
+                )
+            else:
+                model.versions.append(int(entry.name))
+    if not config_path.is_file():
+        check.problem(
+            directory, "no config.pbtxt: SageMaker's Triton container needs an explicit config for every model"
+        )
+        return model
+    if config_path.stat().st_size > MAX_CONFIG_BYTES:
+        check.problem(config_path, f"larger than {MAX_CONFIG_BYTES} bytes: not a model configuration")
+        return model
+    try:
+        model.text = config_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        check.problem(config_path, f"not UTF-8 text (byte {err.start})")
+        return model
+    config = mc.ModelConfig()
+    try:
+        text_format.Parse(model.text, config)
+    except text_format.ParseError as err:
+        message = str(err)
+        message = re.sub(r"^\d+:\d+ : ", "", message)
+        check.problem(config_path, f"not a valid Triton ModelConfig: {message}", err.GetLine(), err.GetColumn())
+        return model
+    except (DecodeError, ValueError) as err:
+        check.problem(config_path, f"not a valid Triton ModelConfig: {err}")
+        return model
+    model.config = config
+    if config.name and config.name != directory.name:
+        check.problem(
+            config_path,
+            f"name is {config.name!r} but the directory is {directory.name!r}; Triton requires them to match",
+            line_of(model.text, r"^\s*name\s*:"),
+        )
+    return model
+
+
+def check_default_model(
+    check: Checker, repository: Path, models: dict[str, ModelInfo], default_model: str | None
+) -> None:
+    if default_model is not None and default_model not in models:
+        check.problem(
+            repository,
+            f"the default model {default_model!r} (SAGEMAKER_TRITON_DEFAULT_MODEL_NAME) is not "
+            f"in the repository; models: {', '.join(sorted(models)) or 'none'}",
+        )
+    if default_model is None and len(models) > 1:
+        check.note(
+            "more than one model: SageMaker needs SAGEMAKER_TRITON_DEFAULT_MODEL_NAME (the release's model_name)"
+        )
