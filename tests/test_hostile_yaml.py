@@ -27,8 +27,14 @@ def _alias_bomb(levels: int, fan_out: int) -> str:
 
 
 def _expansion(levels: int, fan_out: int) -> int:
-    """Nodes visited more than once when the document is walked as a tree (what an alias costs)."""
-    return int(sum(fan_out**level for level in range(1, levels + 1))) - fan_out * levels
+    """Values an alias repeats when the bomb is walked as a tree: every visit beyond the first of a node."""
+    tree_size = 1 + fan_out  # bomb0 and its scalars
+    visits = tree_size
+    for _ in range(1, levels):
+        tree_size = 1 + fan_out * tree_size
+        visits += tree_size
+    distinct = levels + fan_out  # the anchored lists and bomb0's scalars
+    return visits - distinct
 
 
 def _read_within_budget(path: Path) -> tuple[UserError | None, int]:
