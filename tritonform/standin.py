@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 START_TIMEOUT_S = 30
 # Where a stand-in may be reached: loopback only, never any other address.
-STAND_IN_URL = r"http://127\.0\.0\.1:\d{1,5}"
+STAND_IN_URL = r"http://127\.0\.0\.1:[0-9]{1,5}"
 
 
 @dataclass(frozen=True)

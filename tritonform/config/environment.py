@@ -22,9 +22,10 @@ Tier = Literal["dev", "staging", "prod"]
 EndpointName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,35}[a-zA-Z0-9])?$")]
 VariantName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")]
 BucketName = Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")]
-Region = Annotated[str, Field(pattern=r"^[a-z]{2}(?:-[a-z]+)+-\d$")]
-AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
-KmsKeyArn = Annotated[str, Field(pattern=r"^arn:aws(?:-cn|-us-gov)?:kms:[a-z0-9-]+:\d{12}:key/[a-zA-Z0-9-]{1,128}$")]
+Region = Annotated[str, Field(pattern=r"^[a-z]{2}(?:-[a-z]+)+-[0-9]$")]
+AccountId = Annotated[str, Field(pattern=r"^[0-9]{12}$")]
+KMS_KEY_ARN_PATTERN = r"^arn:aws(?:-cn|-us-gov)?:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]{1,128}$"
+KmsKeyArn = Annotated[str, Field(pattern=KMS_KEY_ARN_PATTERN)]
 SubnetId = Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]
 SecurityGroupId = Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]
 TagValue = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[\w\s.:/=+@-]*$")]
@@ -248,7 +249,7 @@ class CiAccess(FrozenModel):
     Default: the environment's name."""
 
     oidc_provider_arn: (
-        Annotated[str, Field(pattern=r"^arn:aws(?:-cn|-us-gov)?:iam::\d{12}:oidc-provider/[a-z0-9./-]+$")] | None
+        Annotated[str, Field(pattern=r"^arn:aws(?:-cn|-us-gov)?:iam::[0-9]{12}:oidc-provider/[a-z0-9./-]+$")] | None
     ) = None
     """IAM OIDC provider for GitHub. Default: token.actions.githubusercontent.com in the environment's account."""
 

@@ -67,7 +67,7 @@ class Artifact(FrozenModel):
 class TritonImageRef(FrozenModel):
     """The SageMaker Triton container image, pinned by version and registry."""
 
-    version: Annotated[str, Field(pattern=r"^\d{2}\.\d{2}$")]
+    version: Annotated[str, Field(pattern=r"^[0-9]{2}\.[0-9]{2}$")]
     """Triton release of the image, e.g. 24.09 (the NGC YY.MM numbering)."""
 
     uri: str

@@ -17,8 +17,8 @@ from pathlib import Path
 REPOSITORY = "sagemaker-tritonserver"
 _CATALOGUE = "sagemaker/core/image_uri_config/sagemaker-tritonserver.json"
 IMAGE_URI = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com(?:\.cn)?"
-    r"/sagemaker-tritonserver:(?P<version>\d{2}\.\d{2})-py3$"
+    r"^(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9])\.amazonaws\.com(?:\.cn)?"
+    r"/sagemaker-tritonserver:(?P<version>[0-9]{2}\.[0-9]{2})-py3$"
 )
 
 

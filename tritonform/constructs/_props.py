@@ -25,7 +25,7 @@ class RoleProps(Props):
     role_name: Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,64}$")]
     """IAM role name."""
 
-    account_id: Annotated[str, Field(pattern=r"^\d{12}$")]
+    account_id: Annotated[str, Field(pattern=r"^[0-9]{12}$")]
     region: Annotated[str, Field(min_length=1)]
     partition: AwsPartition = "aws"
     """AWS partition. Default aws."""

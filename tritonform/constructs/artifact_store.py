@@ -38,7 +38,7 @@ class ArtifactStoreProps(Props):
     bucket_name: Annotated[str, Field(min_length=3, max_length=63)]
     """The bucket to create; model versions live at <model>/<sha256>/model.tar.gz in it."""
 
-    account_id: Annotated[str, Field(pattern=r"^\d{12}$")]
+    account_id: Annotated[str, Field(pattern=r"^[0-9]{12}$")]
     """Account that owns the key: its IAM policies, not the key policy, decide who may use it."""
 
     partition: AwsPartition = "aws"

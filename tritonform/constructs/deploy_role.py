@@ -146,7 +146,7 @@ class DeployRoleProps(RoleProps):
     environment_name: Annotated[str, Field(min_length=1)]
     """Resources the stack creates carry Environment=<this> (provider default tags): KMS conditions use it."""
 
-    oidc_provider_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/.+$")]
+    oidc_provider_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/.+$")]
     github_subject: Annotated[str, Field(pattern=r"^repo:[^:*]+/[^:*]+:environment:[^:*]+$")]
     """The one OIDC subject that may assume the role: repo:<owner>/<name>:environment:<environment>."""
 

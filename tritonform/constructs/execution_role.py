@@ -49,7 +49,7 @@ class ExecutionRoleProps(RoleProps):
     data_capture_kms_key_arn: str | None = None
     """The key captured data is encrypted with. Default None: S3-managed keys."""
 
-    image_repository_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository/.+$")]
+    image_repository_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository/.+$")]
     """The ECR repository of the pinned Triton image."""
 
     data_capture_prefix: str | None = None
