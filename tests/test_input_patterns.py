@@ -65,3 +65,33 @@ def test_an_account_id_of_foreign_digits_is_refused(digit: str) -> None:
     with pytest.raises(UserError) as caught:
         validate_data(EnvironmentConfig, document, Path("prod.yaml"))
     assert [p.field for p in caught.value.problems] == ["account_id"]
+
+
+def _prod_with(change: typing.Callable[[dict[str, typing.Any]], None]) -> list[tuple[str | None, str]]:
+    document = yaml.safe_load((REPO_ROOT / "environments/prod.yaml").read_text())
+    change(document)
+    try:
+        validate_data(EnvironmentConfig, document, Path("prod.yaml"))
+    except UserError as err:
+        return [(p.field, p.message) for p in err.problems]
+    return []
+
+
+@pytest.mark.parametrize("name", ["xn--bucket", "sthree-models", "sthree-configurator-x", "amzn-s3-demo-models",
+                                  "models-s3alias", "models--ol-s3", "models--x-s3"])  # fmt: skip
+@pytest.mark.parametrize("where", [("artifacts", "bucket"), ("state", "bucket"), ("artifacts", "access_log_bucket")])
+def test_bucket_names_s3_reserves_are_refused(name: str, where: tuple[str, str]) -> None:
+    section, key = where
+    problems = _prod_with(lambda d: d[section].__setitem__(key, name))
+    assert [field for field, _ in problems] == [f"{section}.{key}"]
+    assert "S3 reserves" in problems[0][1]
+
+
+def test_names_that_only_resemble_reserved_ones_are_accepted() -> None:
+    assert _prod_with(lambda d: d["artifacts"].__setitem__("bucket", "models-xn--s3alias-archive")) == []
+
+
+def test_state_in_the_artifact_bucket_is_refused() -> None:
+    problems = _prod_with(lambda d: d["state"].__setitem__("bucket", d["artifacts"]["bucket"]))
+    assert [field for field, _ in problems] == ["state.bucket"]
+    assert "separate" in problems[0][1]

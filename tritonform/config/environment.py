@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from tritonform.config.instances import GPU_INSTANCES, GpuInstance, explain_not_gpu
 from tritonform.documents import FieldError, FrozenModel
@@ -21,7 +21,26 @@ Tier = Literal["dev", "staging", "prod"]
 # name leaves room for "-<version id>-<digest>" in the configuration and model names (63 characters).
 EndpointName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,35}[a-zA-Z0-9])?$")]
 VariantName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")]
-BucketName = Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")]
+# "Bucket naming rules", Amazon S3 User Guide: these prefixes and suffixes are reserved (xn-- for
+# internationalised names; the suffixes name access point, Object Lambda and directory bucket aliases).
+RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3")
+
+
+def _not_reserved_by_s3(name: str) -> str:
+    reserved = [p for p in RESERVED_BUCKET_PREFIXES if name.startswith(p)]
+    reserved += [s for s in RESERVED_BUCKET_SUFFIXES if name.endswith(s)]
+    if reserved:
+        raise ValueError(
+            f"{name!r} uses {reserved[0]!r}, which S3 reserves; bucket names may not start with "
+            f"{', '.join(RESERVED_BUCKET_PREFIXES)} or end with {', '.join(RESERVED_BUCKET_SUFFIXES)}"
+        )
+    return name
+
+
+BucketName = Annotated[
+    str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$"), AfterValidator(_not_reserved_by_s3)
+]
 Region = Annotated[str, Field(pattern=r"^[a-z]{2}(?:-[a-z]+)+-[0-9]$")]
 AccountId = Annotated[str, Field(pattern=r"^[0-9]{12}$")]
 KMS_KEY_ARN_PATTERN = r"^arn:aws(?:-cn|-us-gov)?:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]{1,128}$"
@@ -454,6 +473,18 @@ class EnvironmentConfig(FrozenModel):
                     f"security_exceptions.{index}.control",
                     f"{control!r} is on in this environment, so there is nothing to except: remove the entry",
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _state_apart_from_artifacts(self) -> Self:
+        # The artifact bucket is created and destroyed by this stack; the state must outlive it, and the
+        # stack's bucket policy and lifecycle rules would govern the state objects too.
+        if self.state.bucket == self.artifacts.bucket:
+            raise FieldError(
+                "state.bucket",
+                f"is the artifact bucket {self.artifacts.bucket!r}, which this stack creates; keep Terraform "
+                "state in a separate, existing bucket",
+            )
         return self
 
     @model_validator(mode="after")
