@@ -16,6 +16,8 @@ from tritonform.config.instances import GPU_INSTANCES, GpuInstance, explain_not_
 from tritonform.documents import FieldError, FrozenModel
 
 Tier = Literal["dev", "staging", "prod"]
+# An environment's name is also a file name (environments/<name>.yaml, its release, history and lock).
+ENVIRONMENT_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,19}$"
 
 # SageMaker resource names: letters, digits and hyphens, starting and ending alphanumeric. The endpoint
 # name leaves room for "-<version id>-<digest>" in the configuration and model names (63 characters).
@@ -424,7 +426,7 @@ class RollbackAlarms(FrozenModel):
 class EnvironmentConfig(FrozenModel):
     """environments/<name>.yaml."""
 
-    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,19}$")]
+    name: Annotated[str, Field(pattern=ENVIRONMENT_NAME_PATTERN)]
     """Environment name; must equal the file name without .yaml."""
 
     tier: Tier

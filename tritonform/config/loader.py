@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tritonform.config.alarms import alarm_timings, rollback_alarm_names
-from tritonform.config.environment import EnvironmentConfig
+from tritonform.config.alarms import alarm_timings
+from tritonform.config.environment import ENVIRONMENT_NAME_PATTERN, EnvironmentConfig
+from tritonform.config.names import rollback_alarm_names
 from tritonform.config.release import ReleaseConfig
 from tritonform.config.rollout import (
     POLICY_KINDS,
@@ -38,6 +39,16 @@ _TIER_ORDER = {"dev": 0, "staging": 1, "prod": 2}  # the order a version travels
 
 
 @dataclass(frozen=True)
+def _file_safe(name: str) -> str:
+    """An environment name becomes part of file names: refuse anything but a name the schema allows."""
+    if not re.fullmatch(ENVIRONMENT_NAME_PATTERN, name):
+        raise UserError.single(
+            f"{name!r} is not an environment name: lower-case letters, digits and hyphens, starting with a "
+            "letter, at most 20 characters"
+        )
+    return name
+
+
 class ProjectLayout:
     """Where a tritonform project keeps its inputs (the layout README.md describes)."""
 
@@ -60,10 +71,25 @@ class ProjectLayout:
         return self.root / "model_repository"
 
     def environment_file(self, name: str) -> Path:
-        return self.environments_dir / f"{name}.yaml"
+        return self.environments_dir / f"{_file_safe(name)}.yaml"
 
     def release_file(self, name: str) -> Path:
-        return self.releases_dir / f"{name}.yaml"
+        return self.releases_dir / f"{_file_safe(name)}.yaml"
+
+    def lock_file(self, name: str) -> Path:
+        """Where a command that changes `name` holds its lock: only for an environment that exists."""
+        return self.root / ".tritonform" / "locks" / f"{self.require_environment(name)}.lock"
+
+    def require_environment(self, name: str) -> str:
+        """`name`, once it is known to be one of the project's environments: checked before anything is
+        read or written for it, so a mistyped or hostile name (`../../x`) touches nothing."""
+        available = self.environment_names()
+        if _file_safe(name) not in available:
+            raise UserError.single(
+                f"unknown environment {name!r}; environments: {', '.join(available) or 'none'}",
+                file=self.environments_dir,
+            )
+        return name
 
     def environment_names(self) -> list[str]:
         if not self.environments_dir.is_dir():
@@ -96,7 +122,7 @@ def _refusal(path: Path, field: str, lines: dict[Loc, int], message: str) -> Use
 
 
 def _read_environment(layout: ProjectLayout, name: str) -> tuple[EnvironmentConfig, dict[Loc, int]]:
-    path = layout.environment_file(name)
+    path = layout.environment_file(layout.require_environment(name))
     data, lines = read_yaml(path)
     environment = validate_data(EnvironmentConfig, data, path, lines)
     if environment.name != name:

@@ -41,9 +41,8 @@ def history_file(layout: ProjectLayout, env: str) -> Path:
 @contextmanager
 def environment_lock(layout: ProjectLayout, env: str) -> Iterator[None]:
     """Exclusive, non-blocking: a concurrent change to the same environment fails instead of interleaving."""
-    directory = layout.root / ".tritonform" / "locks"
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{env}.lock"
+    path = layout.lock_file(env)  # refuses an unknown or malformed name before creating anything
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
