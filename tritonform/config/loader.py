@@ -5,6 +5,7 @@ Every problem in every file is collected before anything fails, so one run shows
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,6 @@ from tritonform.triton.validate import validate_repository
 _TIER_ORDER = {"dev": 0, "staging": 1, "prod": 2}  # the order a version travels in
 
 
-@dataclass(frozen=True)
 def _file_safe(name: str) -> str:
     """An environment name becomes part of file names: refuse anything but a name the schema allows."""
     if not re.fullmatch(ENVIRONMENT_NAME_PATTERN, name):
@@ -49,6 +49,7 @@ def _file_safe(name: str) -> str:
     return name
 
 
+@dataclass(frozen=True)
 class ProjectLayout:
     """Where a tritonform project keeps its inputs (the layout README.md describes)."""
 
