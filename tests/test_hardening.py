@@ -13,8 +13,8 @@ import pytest
 from tests.conftest import CliRun, Editor
 from tritonform.config import ProjectLayout, load_deployments
 from tritonform.config.environment import HARDENING_CONTROLS, weakened_controls
+from tritonform.config.names import configuration_name
 from tritonform.config.rules import RULES
-from tritonform.constructs.endpoint_props import configuration_name
 from tritonform.synth import synthesize
 
 EXCEPTION = {

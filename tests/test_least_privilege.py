@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT, copy_project, edit_yaml
 from tritonform.config import Deployment, ProjectLayout, load_deployments
-from tritonform.config.release import model_package_group
+from tritonform.config.names import access_stack_name, model_package_group, serving_stack_name
 from tritonform.config.triton_images import parse_image_uri
 from tritonform.synth import synthesize
 
@@ -84,7 +84,7 @@ def owned_resources(deployment: Deployment) -> set[str]:
         f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/{endpoint}:log-stream:*",
         f"arn:aws:application-autoscaling:{region}:{account}:scalable-target/*",
         f"arn:aws:kms:{region}:{account}:alias/tritonform-{env.name}",
-        image.repository_arn,
+        f"arn:aws:ecr:{image.region}:{image.account}:repository/sagemaker-tritonserver",
         "THIS-STACKS-KEY",
     }
     if env.data_capture:
@@ -147,8 +147,8 @@ def environment_grants(request: pytest.FixtureRequest, synthesized_example: Path
     deployment: Deployment = request.param
     env = deployment.environment
     bucket = env.artifacts.bucket
-    found = grants(_stack(synthesized_example, env.stack_name), "execution-role", bucket)
-    found += grants(_stack(synthesized_example, f"{env.stack_name}-access"), "deploy-role", bucket)
+    found = grants(_stack(synthesized_example, serving_stack_name(env.name)), "execution-role", bucket)
+    found += grants(_stack(synthesized_example, access_stack_name(env.name)), "deploy-role", bucket)
     return deployment, found
 
 
@@ -212,8 +212,8 @@ def test_roles_are_assumable_only_by_their_one_principal(synthesized_example: Pa
     for deployment in DEPLOYMENTS:
         env = deployment.environment
         assert env.ci is not None
-        serving = _stack(synthesized_example, env.stack_name)["data"]["aws_iam_policy_document"]
-        access = _stack(synthesized_example, f"{env.stack_name}-access")["data"]["aws_iam_policy_document"]
+        serving = _stack(synthesized_example, serving_stack_name(env.name))["data"]["aws_iam_policy_document"]
+        access = _stack(synthesized_example, access_stack_name(env.name))["data"]["aws_iam_policy_document"]
         (execution_trust,) = [p for n, p in serving.items() if n.startswith("execution-role_trust")]
         (deploy_trust,) = [p for n, p in access.items() if n.startswith("deploy-role_trust")]
 
@@ -239,8 +239,8 @@ def test_roles_are_assumable_only_by_their_one_principal(synthesized_example: Pa
 
 def test_policies_fit_iams_size_limit(synthesized_example: Path) -> None:
     for deployment in DEPLOYMENTS:
-        for stack, role in ((deployment.environment.stack_name, "execution-role"),
-                            (f"{deployment.environment.stack_name}-access", "deploy-role")):  # fmt: skip
+        name = deployment.environment.name
+        for stack, role in ((serving_stack_name(name), "execution-role"), (access_stack_name(name), "deploy-role")):
             documents = _stack(synthesized_example, stack)["data"]["aws_iam_policy_document"]
             (policy,) = [p for n, p in documents.items() if n.startswith(f"{role}_permissions")]
             rendered = {"Version": "2012-10-17", "Statement": [

@@ -14,8 +14,8 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import copy_project
 from tritonform.config import ProjectLayout
-from tritonform.config.alarms import rollback_alarm_names
 from tritonform.config.loader import load_environment
+from tritonform.config.names import rollback_alarm_names
 from tritonform.errors import UserError
 from tritonform.release.attach import attach, current_release, history_file, read_history
 from tritonform.release.live import expected_configuration, watch

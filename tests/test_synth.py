@@ -19,6 +19,7 @@ import pytest
 from tests.conftest import REPO_ROOT, copy_project, tritonform_subprocess
 from tritonform import terraform
 from tritonform.config import ProjectLayout, load_deployments
+from tritonform.config.names import serving_stack_name
 
 STACKS = ["tritonform-dev", "tritonform-staging", "tritonform-prod"]
 ACCESS_STACKS = [f"{stack}-access" for stack in STACKS]
@@ -61,7 +62,7 @@ def test_every_stack_passes_terraform_init_and_validate(synthesized_example: Pat
 def test_stacks_carry_what_the_environment_and_release_say(synthesized_example: Path) -> None:
     for deployment in load_deployments(ProjectLayout(REPO_ROOT)):
         env, release = deployment.environment, deployment.release
-        document = stack_json(synthesized_example, env.stack_name)
+        document = stack_json(synthesized_example, serving_stack_name(env.name))
         resources = document["resource"]
         assert isinstance(resources, dict)
         (model,) = resources["aws_sagemaker_model"].values()

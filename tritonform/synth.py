@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from tritonform.config import Deployment, ProjectLayout, load_deployments
+from tritonform.config.names import access_stack_name, serving_stack_name
 from tritonform.errors import UserError, report_user_error
 
 if TYPE_CHECKING:
@@ -99,9 +100,9 @@ def synthesize(
     return [
         SynthesizedStack(
             d,
-            d.environment.stack_name,
-            stacks / d.environment.stack_name,
-            stacks / d.environment.access_stack_name if _has_access_stack(d, stand_in_endpoint) else None,
+            serving_stack_name(d.environment.name),
+            stacks / serving_stack_name(d.environment.name),
+            stacks / access_stack_name(d.environment.name) if _has_access_stack(d, stand_in_endpoint) else None,
         )
         for d in deployments
     ]

@@ -505,15 +505,6 @@ class EnvironmentConfig(FrozenModel):
     def state_region(self) -> str:
         return self.state.region or self.region
 
-    @property
-    def stack_name(self) -> str:
-        return f"tritonform-{self.name}"
-
-    @property
-    def access_stack_name(self) -> str:
-        """The stack of the CI deploy role (synthesized only for an environment with a `ci` section)."""
-        return f"{self.stack_name}-access"
-
     def security_exception(self, control: str) -> SecurityException | None:
         """The recorded exception for a hardening control, if there is one."""
         return next((e for e in self.security_exceptions if e.control == control), None)

@@ -96,8 +96,8 @@ class Attachment(FrozenModel):
     at: Annotated[datetime, Field(strict=False)]
     """When, as an ISO 8601 UTC timestamp."""
 
-    commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")]
-    """The source commit the artifact was packaged from (40 hex digits)."""
+    commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")] | None
+    """The project's git commit (40 hex digits) the attach ran from; null when it ran outside a git checkout."""
 
     reason: Annotated[str, Field(min_length=1, max_length=500)] = "release"
     """Why: a release, a promotion from another environment, a rollback."""
@@ -141,8 +141,3 @@ class ReleaseConfig(FrozenModel):
                 f"the key must be the content-addressed {expected_key}, not {self.artifact.key}",
             )
         return self
-
-
-def model_package_group(model_name: str) -> str:
-    """The SageMaker model package group a model's versions are registered in (group names allow no '_')."""
-    return "tritonform-" + "".join(c if c.isalnum() else "-" for c in model_name)

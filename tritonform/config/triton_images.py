@@ -34,11 +34,6 @@ class TritonImage:
         suffix = ".cn" if self.region.startswith("cn-") else ""
         return f"{self.account}.dkr.ecr.{self.region}.amazonaws.com{suffix}/{REPOSITORY}:{self.tag}"
 
-    @property
-    def repository_arn(self) -> str:
-        partition = "aws-cn" if self.region.startswith("cn-") else "aws"
-        return f"arn:{partition}:ecr:{self.region}:{self.account}:repository/{REPOSITORY}"
-
 
 @dataclass(frozen=True)
 class _Release:

@@ -1,7 +1,7 @@
 """cdktf constructs. Each takes one frozen props object, builds its children on self, exposes what others need.
 
-Imported lazily: `tritonform.constructs.endpoint_props` (names a release's endpoint configuration) must be
-usable without loading cdktf and its Node.js process.
+Imported lazily: `tritonform.constructs.endpoint_props` (the endpoint's props) must be usable without
+loading cdktf and its Node.js process.
 """
 
 from __future__ import annotations

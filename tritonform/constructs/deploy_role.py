@@ -12,6 +12,7 @@ from typing import Annotated
 from constructs import Construct
 from pydantic import Field
 
+from tritonform.config.names import GITHUB_OIDC_HOST, alarm_name, arn
 from tritonform.constructs._aws import (
     DataAwsIamPolicyDocument,
     DataAwsIamPolicyDocumentStatement,
@@ -21,7 +22,6 @@ from tritonform.constructs._aws import (
 from tritonform.constructs._iam import role_with_policy
 from tritonform.constructs._props import RoleProps
 
-GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 AUTOSCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
 
 # What Terraform's AWS provider reads and writes on the artifact bucket (its own resources' calls).
@@ -182,175 +182,16 @@ class DeployRole(Construct):
     def __init__(self, scope: Construct, id_: str, props: DeployRoleProps) -> None:
         super().__init__(scope, id_)
         self.props = props
-        arn = f"arn:{props.partition}"
-        here = f"{props.region}:{props.account_id}"
-        sagemaker = f"{arn}:sagemaker:{here}"
-        endpoint = props.endpoint_name.lower()  # SageMaker ARNs carry names in lower case
-        execution_role_arn = f"{arn}:iam::{props.account_id}:role/{props.execution_role_name}"
-        keys = f"{arn}:kms:{here}:key/*"  # the serving stack's key has no ARN yet: its tags bind these rights
-        tagged_for_this_environment = [
-            DataAwsIamPolicyDocumentStatementCondition(
-                test="StringEquals", variable="aws:ResourceTag/Environment", values=[props.environment_name]
-            ),
-            DataAwsIamPolicyDocumentStatementCondition(
-                test="StringEquals", variable="aws:ResourceTag/ManagedBy", values=["tritonform"]
-            ),
-        ]
-
-        self.trust_policy = DataAwsIamPolicyDocument(
-            self,
-            "trust",
-            statement=[
-                DataAwsIamPolicyDocumentStatement(
-                    effect="Allow",
-                    actions=["sts:AssumeRoleWithWebIdentity"],
-                    principals=[
-                        DataAwsIamPolicyDocumentStatementPrincipals(
-                            type="Federated", identifiers=[props.oidc_provider_arn]
-                        )
-                    ],
-                    condition=[
-                        DataAwsIamPolicyDocumentStatementCondition(
-                            test="StringEquals", variable=f"{GITHUB_OIDC_HOST}:aud", values=["sts.amazonaws.com"]
-                        ),
-                        DataAwsIamPolicyDocumentStatementCondition(
-                            test="StringEquals", variable=f"{GITHUB_OIDC_HOST}:sub", values=[props.github_subject]
-                        ),
-                    ],
-                )
-            ],
-        )
-
-        def allow(
-            sid: str,
-            actions: list[str],
-            resources: list[str],
-            condition: list[DataAwsIamPolicyDocumentStatementCondition] | None = None,
-        ) -> DataAwsIamPolicyDocumentStatement:
-            return DataAwsIamPolicyDocumentStatement(
-                sid=sid, effect="Allow", actions=actions, resources=resources, condition=condition
-            )
-
-        state = f"{arn}:s3:::{props.state_bucket}"
-        artifacts = f"{arn}:s3:::{props.artifact_bucket}"
+        self.trust_policy = self._trust_policy()
         statements = [
-            allow("ReadAndWriteThisStacksState", ["s3:GetObject", "s3:PutObject"], [f"{state}/{props.state_key}"]),
-            allow(
-                "LockThisStacksState",
-                ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
-                [f"{state}/{props.state_key}.tflock"],
-            ),
-            allow(
-                "ListOnlyThisStacksState",
-                ["s3:ListBucket"],
-                [state],
-                [
-                    DataAwsIamPolicyDocumentStatementCondition(
-                        test="StringEquals", variable="s3:prefix", values=[props.state_key]
-                    )
-                ],
-            ),
-            allow("ManageTheArtifactBucket", BUCKET_ACTIONS, [artifacts]),
-            allow("PublishThisModelsVersions", ARTIFACT_ACTIONS, [f"{artifacts}/{props.model_name}/*"]),
-            allow(
-                "ManageThisEndpoint",
-                SAGEMAKER_ACTIONS,
-                [
-                    f"{sagemaker}:endpoint/{endpoint}",
-                    f"{sagemaker}:endpoint-config/{endpoint}-*",
-                    f"{sagemaker}:model/{endpoint}-*",
-                ],
-            ),
-            allow(
-                "RegisterThisModelsVersions",
-                MODEL_REGISTRY_ACTIONS,
-                [
-                    f"{sagemaker}:model-package-group/{props.model_package_group.lower()}",
-                    f"{sagemaker}:model-package/{props.model_package_group.lower()}/*",
-                ],
-            ),
-            allow("ManageTheExecutionRole", EXECUTION_ROLE_ACTIONS, [execution_role_arn]),
-            allow(
-                "PassTheExecutionRoleToSageMakerOnly",
-                ["iam:PassRole"],
-                [execution_role_arn],
-                [
-                    DataAwsIamPolicyDocumentStatementCondition(
-                        test="StringEquals", variable="iam:PassedToService", values=["sagemaker.amazonaws.com"]
-                    )
-                ],
-            ),
-            allow(
-                "ManageThisEndpointsRollbackAlarms",
-                ALARM_ACTIONS,
-                [f"{arn}:cloudwatch:{here}:alarm:{props.endpoint_name}-rollback-*"],
-            ),
+            *self._state_statements(),
+            *self._artifact_statements(),
+            *self._sagemaker_statements(),
+            *self._execution_role_statements(),
+            self._alarm_statement(),
+            *(self._scaling_statements() if props.autoscaling else []),
+            *self._key_statements(),
         ]
-        if props.autoscaling:
-            statements += [
-                allow(
-                    "ScaleThisAccountsTargets",
-                    SCALING_ACTIONS,
-                    [f"{arn}:application-autoscaling:{here}:scalable-target/*"],
-                ),
-                allow("DescribeScalingHasNoResourceScope", SCALING_DESCRIBE_ACTIONS, ["*"]),
-                allow(
-                    "CreateTheAutoscalingServiceRole",
-                    ["iam:CreateServiceLinkedRole"],
-                    [
-                        f"{arn}:iam::{props.account_id}:role/aws-service-role/{AUTOSCALING_SERVICE}/"
-                        "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
-                    ],
-                    [
-                        DataAwsIamPolicyDocumentStatementCondition(
-                            test="StringEquals", variable="iam:AWSServiceName", values=[AUTOSCALING_SERVICE]
-                        )
-                    ],
-                ),
-            ]
-        if props.existing_kms_key_arn is not None:
-            statements.append(allow("UseTheEnvironmentsKey", KEY_USE_ACTIONS, [props.existing_kms_key_arn]))
-        else:
-            statements += [
-                allow(
-                    "CreateKeysTaggedForThisEnvironment",
-                    ["kms:CreateKey", "kms:TagResource"],
-                    ["*"],
-                    [
-                        DataAwsIamPolicyDocumentStatementCondition(
-                            test="StringEquals", variable="aws:RequestTag/Environment", values=[props.environment_name]
-                        ),
-                        DataAwsIamPolicyDocumentStatementCondition(
-                            test="StringEquals", variable="aws:RequestTag/ManagedBy", values=["tritonform"]
-                        ),
-                    ],
-                ),
-                allow(
-                    "UseAndAdministerThisEnvironmentsKey",
-                    sorted({*KEY_USE_ACTIONS, *KEY_ADMIN_ACTIONS}),
-                    [keys],
-                    tagged_for_this_environment,
-                ),
-                allow(
-                    "ThisEnvironmentsKeyAlias",
-                    ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
-                    [f"{arn}:kms:{here}:{props.key_alias}"],
-                ),
-                allow("ListAliasesHasNoResourceScope", ["kms:ListAliases"], ["*"]),
-            ]
-        statements.append(
-            allow(
-                "LetSageMakerTakeGrantsOnTheKey",
-                ["kms:CreateGrant"],
-                [props.existing_kms_key_arn or keys],
-                [
-                    DataAwsIamPolicyDocumentStatementCondition(
-                        test="Bool", variable="kms:GrantIsForAWSResource", values=["true"]
-                    ),
-                    *([] if props.existing_kms_key_arn else tagged_for_this_environment),
-                ],
-            )
-        )
         self.permissions = DataAwsIamPolicyDocument(self, "permissions", statement=statements)
         self.role, self.policy = role_with_policy(
             self,
@@ -361,3 +202,190 @@ class DeployRole(Construct):
             description=f"CI deploys the Triton endpoint {props.endpoint_name} ({props.environment_name}) with this",
         )
         self.role_arn: str = self.role.arn
+
+    def _here(self, service: str, resource: str) -> str:
+        """The ARN of a resource in the environment's account and region."""
+        return arn(self.props.partition, service, resource, region=self.props.region, account=self.props.account_id)
+
+    def _iam(self, resource: str) -> str:
+        return arn(self.props.partition, "iam", resource, account=self.props.account_id)
+
+    def _s3(self, resource: str) -> str:
+        return arn(self.props.partition, "s3", resource)
+
+    def _tagged_for_this_environment(self) -> list[DataAwsIamPolicyDocumentStatementCondition]:
+        """Binds key rights to the serving stack's key, which has no ARN yet: provider default tags mark it."""
+        return [
+            _equals("aws:ResourceTag/Environment", self.props.environment_name),
+            _equals("aws:ResourceTag/ManagedBy", "tritonform"),
+        ]
+
+    def _trust_policy(self) -> DataAwsIamPolicyDocument:
+        """Only GitHub's OIDC tokens for the one subject, and only for STS."""
+        return DataAwsIamPolicyDocument(
+            self,
+            "trust",
+            statement=[
+                DataAwsIamPolicyDocumentStatement(
+                    effect="Allow",
+                    actions=["sts:AssumeRoleWithWebIdentity"],
+                    principals=[
+                        DataAwsIamPolicyDocumentStatementPrincipals(
+                            type="Federated", identifiers=[self.props.oidc_provider_arn]
+                        )
+                    ],
+                    condition=[
+                        _equals(f"{GITHUB_OIDC_HOST}:aud", "sts.amazonaws.com"),
+                        _equals(f"{GITHUB_OIDC_HOST}:sub", self.props.github_subject),
+                    ],
+                )
+            ],
+        )
+
+    def _state_statements(self) -> list[DataAwsIamPolicyDocumentStatement]:
+        """The serving stack's state object and its lock file; listing only that key."""
+        state_bucket, key = self._s3(self.props.state_bucket), self.props.state_key
+        return [
+            _allow("ReadAndWriteThisStacksState", ["s3:GetObject", "s3:PutObject"], [f"{state_bucket}/{key}"]),
+            _allow(
+                "LockThisStacksState",
+                ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+                [f"{state_bucket}/{key}.tflock"],
+            ),
+            _allow("ListOnlyThisStacksState", ["s3:ListBucket"], [state_bucket], [_equals("s3:prefix", key)]),
+        ]
+
+    def _artifact_statements(self) -> list[DataAwsIamPolicyDocumentStatement]:
+        artifacts = self._s3(self.props.artifact_bucket)
+        return [
+            _allow("ManageTheArtifactBucket", BUCKET_ACTIONS, [artifacts]),
+            _allow("PublishThisModelsVersions", ARTIFACT_ACTIONS, [f"{artifacts}/{self.props.model_name}/*"]),
+        ]
+
+    def _sagemaker_statements(self) -> list[DataAwsIamPolicyDocumentStatement]:
+        """The endpoint, its configurations and models (<endpoint>-*), and the model's registry group."""
+        endpoint = self.props.endpoint_name.lower()  # SageMaker ARNs carry names in lower case
+        group = self.props.model_package_group.lower()
+        return [
+            _allow(
+                "ManageThisEndpoint",
+                SAGEMAKER_ACTIONS,
+                [
+                    self._here("sagemaker", f"endpoint/{endpoint}"),
+                    self._here("sagemaker", f"endpoint-config/{endpoint}-*"),
+                    self._here("sagemaker", f"model/{endpoint}-*"),
+                ],
+            ),
+            _allow(
+                "RegisterThisModelsVersions",
+                MODEL_REGISTRY_ACTIONS,
+                [
+                    self._here("sagemaker", f"model-package-group/{group}"),
+                    self._here("sagemaker", f"model-package/{group}/*"),
+                ],
+            ),
+        ]
+
+    def _execution_role_statements(self) -> list[DataAwsIamPolicyDocumentStatement]:
+        """Managing the one execution role, and passing it to SageMaker only."""
+        execution_role = self._iam(f"role/{self.props.execution_role_name}")
+        return [
+            _allow("ManageTheExecutionRole", EXECUTION_ROLE_ACTIONS, [execution_role]),
+            _allow(
+                "PassTheExecutionRoleToSageMakerOnly",
+                ["iam:PassRole"],
+                [execution_role],
+                [_equals("iam:PassedToService", "sagemaker.amazonaws.com")],
+            ),
+        ]
+
+    def _alarm_statement(self) -> DataAwsIamPolicyDocumentStatement:
+        alarms = self._here("cloudwatch", f"alarm:{alarm_name(self.props.endpoint_name, '*')}")
+        return _allow("ManageThisEndpointsRollbackAlarms", ALARM_ACTIONS, [alarms])
+
+    def _scaling_statements(self) -> list[DataAwsIamPolicyDocumentStatement]:
+        """Scalable targets (no name to scope by), and the service-linked role Application Auto Scaling uses."""
+        return [
+            _allow(
+                "ScaleThisAccountsTargets",
+                SCALING_ACTIONS,
+                [self._here("application-autoscaling", "scalable-target/*")],
+            ),
+            _allow("DescribeScalingHasNoResourceScope", SCALING_DESCRIBE_ACTIONS, ["*"]),
+            _allow(
+                "CreateTheAutoscalingServiceRole",
+                ["iam:CreateServiceLinkedRole"],
+                [
+                    self._iam(
+                        f"role/aws-service-role/{AUTOSCALING_SERVICE}/"
+                        "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+                    )
+                ],
+                [_equals("iam:AWSServiceName", AUTOSCALING_SERVICE)],
+            ),
+        ]
+
+    def _key_statements(self) -> list[DataAwsIamPolicyDocumentStatement]:
+        """Using the environment's own key; or creating, using and administering the one the serving stack
+        creates, bound to its tags. Either way SageMaker may take grants on it for its own resources."""
+        given_key = self.props.existing_kms_key_arn
+        keys = self._here("kms", "key/*")  # the serving stack's key has no ARN yet: its tags bind these rights
+        statements = (
+            [_allow("UseTheEnvironmentsKey", KEY_USE_ACTIONS, [given_key])]
+            if given_key is not None
+            else self._created_key_statements(keys)
+        )
+        statements.append(
+            _allow(
+                "LetSageMakerTakeGrantsOnTheKey",
+                ["kms:CreateGrant"],
+                [given_key or keys],
+                [
+                    DataAwsIamPolicyDocumentStatementCondition(
+                        test="Bool", variable="kms:GrantIsForAWSResource", values=["true"]
+                    ),
+                    *([] if given_key else self._tagged_for_this_environment()),
+                ],
+            )
+        )
+        return statements
+
+    def _created_key_statements(self, keys: str) -> list[DataAwsIamPolicyDocumentStatement]:
+        return [
+            _allow(
+                "CreateKeysTaggedForThisEnvironment",
+                ["kms:CreateKey", "kms:TagResource"],
+                ["*"],
+                [
+                    _equals("aws:RequestTag/Environment", self.props.environment_name),
+                    _equals("aws:RequestTag/ManagedBy", "tritonform"),
+                ],
+            ),
+            _allow(
+                "UseAndAdministerThisEnvironmentsKey",
+                sorted({*KEY_USE_ACTIONS, *KEY_ADMIN_ACTIONS}),
+                [keys],
+                self._tagged_for_this_environment(),
+            ),
+            _allow(
+                "ThisEnvironmentsKeyAlias",
+                ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
+                [self._here("kms", self.props.key_alias)],
+            ),
+            _allow("ListAliasesHasNoResourceScope", ["kms:ListAliases"], ["*"]),
+        ]
+
+
+def _allow(
+    sid: str,
+    actions: list[str],
+    resources: list[str],
+    condition: list[DataAwsIamPolicyDocumentStatementCondition] | None = None,
+) -> DataAwsIamPolicyDocumentStatement:
+    return DataAwsIamPolicyDocumentStatement(
+        sid=sid, effect="Allow", actions=actions, resources=resources, condition=condition
+    )
+
+
+def _equals(variable: str, value: str) -> DataAwsIamPolicyDocumentStatementCondition:
+    return DataAwsIamPolicyDocumentStatementCondition(test="StringEquals", variable=variable, values=[value])

@@ -1,24 +1,26 @@
 """The props of a TritonEndpoint, and how an environment and its release become them.
 
-Kept apart from the construct (no cdktf import) because the release commands need the same derived
-names as synthesis: the endpoint configuration a release runs under is `configuration_name()`.
+The configuration's name comes from tritonform.config.names, from the same inputs the release commands
+derive it from; the props only say which of their fields are those inputs.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+from dataclasses import fields
 from typing import Annotated, Literal
 
 from pydantic import Field
 
 from tritonform.config.environment import EnvironmentConfig
-from tritonform.config.instances import GPU_INSTANCES
+from tritonform.config.names import (
+    ConfigurationInputs,
+    DataCaptureInputs,
+    configuration_inputs,
+    endpoint_configuration_name,
+)
 from tritonform.config.release import ReleaseConfig
 from tritonform.config.rollout import CompiledDeployment
 from tritonform.constructs._props import Props, Tags
-
-SETTINGS_DIGEST_LENGTH = 8
 
 
 class DataCaptureProps(Props):
@@ -101,40 +103,52 @@ class TritonEndpointProps(Props):
     """How SageMaker moves traffic to a new configuration and which alarms roll it back. Default None:
     SageMaker's own default (blue/green, all at once, no automatic rollback)."""
 
-    def container_environment(self) -> dict[str, str]:
-        return {
-            "SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": self.model_name,
-            # /ping reports ready only once Triton has loaded the models, so a traffic shift never reaches
-            # an instance that is still loading (or failed to load) them.
-            "SAGEMAKER_TRITON_PING_MODE": "ready",
-        }
-
-    def settings_digest(self) -> str:
-        """Digest of everything that decides what the configuration runs, apart from the version id.
-
-        Tokens (role and key ARNs) are left out: they are placeholders, and they name resources of this
-        same stack. Everything here is plain data from the config layer.
-        """
-        settings = self.model_dump(
-            exclude={"execution_role_arn", "volume_kms_key_arn", "tags", "endpoint_name", "version_id", "deployment"},
+    def inputs(self) -> ConfigurationInputs:
+        """The inputs that make Terraform replace the model and the configuration (IN_SETTINGS_DIGEST)."""
+        capture = self.data_capture
+        return ConfigurationInputs(
+            variant_name=self.variant_name,
+            model_name=self.model_name,
+            artifact_sha256=self.artifact_sha256,
+            artifact_s3_uri=self.artifact_s3_uri,
+            image_uri=self.image_uri,
+            instance_type=self.instance_type,
+            initial_instance_count=self.initial_instance_count,
+            volume_size_gb=self.volume_size_gb,
+            volume_kms_key_arn=self.volume_kms_key_arn,
+            model_data_download_timeout_s=self.model_data_download_timeout_s,
+            container_startup_health_check_timeout_s=self.container_startup_health_check_timeout_s,
+            network_isolation=self.network_isolation,
+            subnet_ids=tuple(self.subnet_ids),
+            security_group_ids=tuple(self.security_group_ids),
+            data_capture=DataCaptureInputs(
+                destination_s3_uri=capture.destination_s3_uri,
+                sampling_percent=capture.sampling_percent,
+                modes=tuple(capture.modes),
+                kms_key_arn=capture.kms_key_arn,
+            )
+            if capture
+            else None,
         )
-        # Which keys are used decides the configuration too. Recorded only when one is left out, so the
-        # names of configurations that use every key stay what they have always been.
-        unencrypted = []
-        if self.data_capture and self.data_capture.kms_key_arn is None:
-            unencrypted.append("data_capture")
-        if settings.get("data_capture"):
-            settings["data_capture"].pop("kms_key_arn", None)
-        if self.volume_kms_key_arn is None and not GPU_INSTANCES[self.instance_type].local_nvme:
-            unencrypted.append("volume")
-        if unencrypted:
-            settings["without_kms"] = unencrypted
-        settings["container_environment"] = self.container_environment()
-        canonical = json.dumps(settings, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:SETTINGS_DIGEST_LENGTH]
+
+    def container_environment(self) -> dict[str, str]:
+        return self.inputs().container_environment
 
     def configuration_name(self) -> str:
-        return f"{self.endpoint_name}-{self.version_id}-{self.settings_digest()}"
+        return endpoint_configuration_name(self.endpoint_name, self.version_id, self.inputs())
+
+
+# Every field of TritonEndpointProps is in one of these two (tests/test_names.py checks): a field that
+# reaches the model or the configuration replaces them when it changes, so it must rename them.
+IN_SETTINGS_DIGEST = frozenset(field.name for field in fields(ConfigurationInputs))
+NOT_IN_SETTINGS_DIGEST = {
+    "endpoint_name": "the configuration name starts with it",
+    "version_id": "the configuration name carries it",
+    "execution_role_arn": "a token for the execution role of the same stack, whose ARN is fixed by the "
+    "account, the partition and the endpoint name: it cannot change while the name stays",
+    "tags": "tags are updated in place, not by replacing the model or the configuration",
+    "deployment": "an argument of the endpoint, which SageMaker updates in place, not of the configuration",
+}
 
 
 def endpoint_props_for(
@@ -146,40 +160,33 @@ def endpoint_props_for(
     deployment: CompiledDeployment | None,
 ) -> TritonEndpointProps:
     """The endpoint an environment declares for a release (role and key may be tokens)."""
-    capture = env.data_capture
-    ebs_volume = not env.endpoint.instance.local_nvme
+    inputs = configuration_inputs(env, release, kms_key_arn=kms_key_arn)
+    capture = inputs.data_capture
     return TritonEndpointProps(
         endpoint_name=env.endpoint.name,
-        variant_name=env.endpoint.variant_name,
-        model_name=release.model_name,
+        variant_name=inputs.variant_name,
+        model_name=inputs.model_name,
         version_id=release.version_id,
-        artifact_sha256=release.artifact.sha256,
-        artifact_s3_uri=release.artifact.s3_uri,
-        image_uri=release.triton_image.uri,
+        artifact_sha256=inputs.artifact_sha256,
+        artifact_s3_uri=inputs.artifact_s3_uri,
+        image_uri=inputs.image_uri,
         execution_role_arn=execution_role_arn,
-        instance_type=env.endpoint.instance_type,
-        initial_instance_count=env.capacity.initial_instances,
-        volume_size_gb=env.endpoint.volume_size_gb,
-        volume_kms_key_arn=kms_key_arn if ebs_volume and env.encryption.volume else None,
-        model_data_download_timeout_s=env.endpoint.model_data_download_timeout_s,
-        container_startup_health_check_timeout_s=env.endpoint.container_startup_health_check_timeout_s,
-        network_isolation=env.network.network_isolation,
-        subnet_ids=list(env.network.subnet_ids),
-        security_group_ids=list(env.network.security_group_ids),
+        instance_type=inputs.instance_type,
+        initial_instance_count=inputs.initial_instance_count,
+        volume_size_gb=inputs.volume_size_gb,
+        volume_kms_key_arn=inputs.volume_kms_key_arn,
+        model_data_download_timeout_s=inputs.model_data_download_timeout_s,
+        container_startup_health_check_timeout_s=inputs.container_startup_health_check_timeout_s,
+        network_isolation=inputs.network_isolation,
+        subnet_ids=list(inputs.subnet_ids),
+        security_group_ids=list(inputs.security_group_ids),
         data_capture=DataCaptureProps(
-            destination_s3_uri=f"s3://{env.artifacts.bucket}/{capture.prefix}{env.endpoint.name}",
+            destination_s3_uri=capture.destination_s3_uri,
             sampling_percent=capture.sampling_percent,
-            modes=["Input" if mode == "input" else "Output" for mode in capture.capture],
-            kms_key_arn=kms_key_arn if env.encryption.data_capture else None,
+            modes=list(capture.modes),
+            kms_key_arn=capture.kms_key_arn,
         )
         if capture
         else None,
         deployment=deployment,
     )
-
-
-def configuration_name(env: EnvironmentConfig, release: ReleaseConfig) -> str:
-    """The endpoint configuration (and model) name synthesis gives `release` in `env`."""
-    return endpoint_props_for(
-        env, release, execution_role_arn="(token)", kms_key_arn="(token)", deployment=None
-    ).configuration_name()

@@ -19,9 +19,9 @@ from typing import Annotated
 from constructs import Construct
 from pydantic import Field
 
-from tritonform.config.alarms import BUILT_IN_SUFFIXES, alarm_name
 from tritonform.config.environment import AlarmWindow, CountAlarm
 from tritonform.config.environment import RollbackAlarms as RollbackAlarmsConfig
+from tritonform.config.names import BUILT_IN_ALARM_SUFFIXES, alarm_name
 from tritonform.constructs._aws import CloudwatchMetricAlarm
 from tritonform.constructs._props import Props
 
@@ -58,7 +58,7 @@ class RollbackAlarms(Construct):
             count: CountAlarm | None = getattr(config, attribute)
             if count is not None:
                 self._alarm(
-                    BUILT_IN_SUFFIXES[attribute],
+                    BUILT_IN_ALARM_SUFFIXES[attribute],
                     count,
                     metric_name,
                     SAGEMAKER_NAMESPACE,
@@ -70,7 +70,7 @@ class RollbackAlarms(Construct):
                 )
         if config.model_latency_p99 is not None:
             self._alarm(
-                BUILT_IN_SUFFIXES["model_latency_p99"],
+                BUILT_IN_ALARM_SUFFIXES["model_latency_p99"],
                 config.model_latency_p99,
                 "ModelLatency",
                 SAGEMAKER_NAMESPACE,

@@ -21,8 +21,8 @@ from botocore.exceptions import ClientError
 from tritonform.config import ProjectLayout
 from tritonform.config.environment import EnvironmentConfig
 from tritonform.config.loader import load_environment
+from tritonform.config.names import configuration_name
 from tritonform.config.release import ReleaseConfig
-from tritonform.constructs.endpoint_props import configuration_name
 from tritonform.errors import UserError
 from tritonform.release import aws
 from tritonform.release.attach import append_history, current_release, environment_lock, history_file, snapshot

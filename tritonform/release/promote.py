@@ -20,9 +20,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tritonform.config import ProjectLayout
-from tritonform.config.alarms import rollback_alarm_names
 from tritonform.config.loader import load_environment
-from tritonform.config.release import ReleaseConfig, model_package_group
+from tritonform.config.names import model_package_group, rollback_alarm_names
+from tritonform.config.release import ReleaseConfig
 from tritonform.errors import UserError
 from tritonform.release import aws
 from tritonform.release.attach import AttachResult, attach, current_release, history_file, read_history

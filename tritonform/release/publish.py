@@ -19,7 +19,8 @@ from typing import Any
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from tritonform.config.release import artifact_key, model_package_group
+from tritonform.config.names import model_package_group
+from tritonform.config.release import artifact_key
 from tritonform.errors import UserError
 from tritonform.release import aws
 from tritonform.release.package import ARTIFACT, MANIFEST, Manifest

@@ -25,6 +25,7 @@ import yaml
 
 from tritonform.config import Deployment
 from tritonform.config.environment import HardeningControlName
+from tritonform.config.names import access_stack_name, serving_stack_name
 from tritonform.config.security_baseline import Baseline, BaselineEntry
 from tritonform.documents import parse_model
 from tritonform.errors import UserError
@@ -230,7 +231,7 @@ def scan(
             for e in env.security_exceptions
             for check in CHECKS_A_CONTROL_GUARDS[e.control]
         }
-        for stack in (env.stack_name, env.access_stack_name):
+        for stack in (serving_stack_name(env.name), access_stack_name(env.name)):
             tier_of[stack] = env.tier
             exceptions[stack] = recorded
     documents = {stack: read_stack(stacks_dir / stack / "cdk.tf.json") for stack in stacks}

@@ -12,18 +12,22 @@ from cdktf import TerraformOutput, TerraformStack
 from constructs import Construct
 
 from tritonform.config import EnvironmentConfig, ReleaseConfig
-from tritonform.config.release import model_package_group
+from tritonform.config.names import (
+    access_stack_name,
+    deploy_role_name,
+    execution_role_name,
+    github_oidc_provider_arn,
+    github_subject,
+    key_alias,
+    model_package_group,
+    partition_of,
+    state_key,
+)
 from tritonform.constructs import configure_state_backend
 from tritonform.constructs._aws import AwsProvider, AwsProviderDefaultTags
 from tritonform.constructs._props import Props
-from tritonform.constructs.deploy_role import GITHUB_OIDC_HOST, DeployRole, DeployRoleProps
-from tritonform.stacks.serving import (
-    default_tags,
-    execution_role_name,
-    partition_of,
-    serving_state_key,
-    state_backend_props,
-)
+from tritonform.constructs.deploy_role import DeployRole, DeployRoleProps
+from tritonform.stacks.serving import default_tags, state_backend_props
 
 
 class AccessStackProps(Props):
@@ -39,11 +43,11 @@ class AccessStackProps(Props):
 
 class AccessStack(TerraformStack):
     def __init__(self, scope: Construct, props: AccessStackProps) -> None:
-        env, ci = props.environment, props.environment.ci
-        assert ci is not None  # only environments with a ci section get an access stack
-        super().__init__(scope, env.access_stack_name)
-        partition = partition_of(env.region)
-        configure_state_backend(self, state_backend_props(env, props.state_backend, suffix="-access"))
+        env = props.environment
+        oidc_provider_arn, subject = github_oidc_provider_arn(env), github_subject(env)
+        assert oidc_provider_arn and subject  # only environments with a ci section get an access stack
+        super().__init__(scope, access_stack_name(env.name))
+        configure_state_backend(self, state_backend_props(env, props.state_backend, stack="access"))
         AwsProvider(
             self,
             "aws",
@@ -55,22 +59,21 @@ class AccessStack(TerraformStack):
             self,
             "deploy-role",
             DeployRoleProps(
-                role_name=f"tritonform-{env.name}-deploy",
+                role_name=deploy_role_name(env),
                 account_id=env.account_id,
                 region=env.region,
-                partition=partition,
+                partition=partition_of(env.region),
                 environment_name=env.name,
-                oidc_provider_arn=ci.oidc_provider_arn
-                or f"arn:{partition}:iam::{env.account_id}:oidc-provider/{GITHUB_OIDC_HOST}",
-                github_subject=f"repo:{ci.github_repository}:environment:{ci.github_environment or env.name}",
+                oidc_provider_arn=oidc_provider_arn,
+                github_subject=subject,
                 state_bucket=env.state.bucket,
-                state_key=serving_state_key(env),
+                state_key=state_key(env),
                 artifact_bucket=env.artifacts.bucket,
                 model_name=props.release.model_name,
                 model_package_group=model_package_group(props.release.model_name),
                 endpoint_name=env.endpoint.name,
                 execution_role_name=execution_role_name(env),
-                key_alias=f"alias/tritonform-{env.name}",
+                key_alias=key_alias(env),
                 existing_kms_key_arn=env.encryption.kms_key_arn,
                 autoscaling=env.autoscaling is not None,
             ),

@@ -10,6 +10,14 @@ from pydantic import Field
 
 from tritonform.config import EnvironmentConfig, ReleaseConfig
 from tritonform.config.environment import SECURITY_EXCEPTIONS_OUTPUT, weakened_controls
+from tritonform.config.names import (
+    execution_role_name,
+    image_repository_arn,
+    key_alias,
+    partition_of,
+    serving_stack_name,
+    state_key,
+)
 from tritonform.config.rollout import CompiledDeployment
 from tritonform.config.triton_images import parse_image_uri
 from tritonform.constructs import (
@@ -53,12 +61,6 @@ class ServingStackProps(Props):
     no account check, and no resources the stand-in cannot create (NOT_ON_STAND_IN). Default None."""
 
 
-def partition_of(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
-
-
 def default_tags(env: EnvironmentConfig) -> dict[str, str]:
     """Tags on every resource; Environment and ManagedBy also bound the deploy role's KMS rights."""
     return {
@@ -70,29 +72,19 @@ def default_tags(env: EnvironmentConfig) -> dict[str, str]:
     }
 
 
-def state_backend_props(env: EnvironmentConfig, kind: Literal["s3", "local"], suffix: str = "") -> StateBackendProps:
-    """Where a stack of `env` keeps its state: <prefix><env><suffix>.tfstate in the state bucket, or a local
-    file of the same stem (each stack of an environment has its own suffix)."""
+def state_backend_props(
+    env: EnvironmentConfig, kind: Literal["s3", "local"], stack: Literal["serving", "access"] = "serving"
+) -> StateBackendProps:
+    """Where a stack of `env` keeps its state: in the state bucket, or in a local file."""
     return StateBackendProps(
-        kind=kind,
-        bucket=env.state.bucket,
-        key=serving_state_key(env, suffix) if kind == "s3" else f"terraform.{env.name}{suffix}.tfstate",
-        region=env.state_region,
+        kind=kind, bucket=env.state.bucket, key=state_key(env, stack, kind), region=env.state_region
     )
-
-
-def serving_state_key(env: EnvironmentConfig, suffix: str = "") -> str:
-    return f"{env.state.key_prefix}{env.name}{suffix}.tfstate"
-
-
-def execution_role_name(env: EnvironmentConfig) -> str:
-    return f"tritonform-{env.endpoint.name}-execution"
 
 
 class ServingStack(TerraformStack):
     def __init__(self, scope: Construct, props: ServingStackProps) -> None:
         env, release = props.environment, props.release
-        super().__init__(scope, env.stack_name)
+        super().__init__(scope, serving_stack_name(env.name))
         self.props = props
         partition = partition_of(env.region)
         image = parse_image_uri(release.triton_image.uri)
@@ -124,7 +116,7 @@ class ServingStack(TerraformStack):
                 bucket_name=env.artifacts.bucket,
                 account_id=env.account_id,
                 partition=partition,
-                key_alias=f"alias/tritonform-{env.name}",
+                key_alias=key_alias(env),
                 existing_kms_key_arn=env.encryption.kms_key_arn,
                 key_needed=env.encryption.uses_kms,
                 objects_use_kms=env.encryption.artifacts,
@@ -148,7 +140,7 @@ class ServingStack(TerraformStack):
                 model_name=release.model_name,
                 artifacts_kms_key_arn=key_arn if env.encryption.artifacts else None,
                 data_capture_kms_key_arn=key_arn if env.encryption.data_capture else None,
-                image_repository_arn=image.repository_arn,
+                image_repository_arn=image_repository_arn(image),
                 data_capture_prefix=capture.prefix if capture else None,
                 subnet_ids=list(env.network.subnet_ids),
                 security_group_ids=list(env.network.security_group_ids),
