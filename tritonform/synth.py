@@ -56,9 +56,9 @@ def build_app(
     stand_in_endpoint: str | None = None,
 ) -> App:
     """Create the cdktf App with one ServingStack per deployment (imports cdktf lazily)."""
-    from tritonform._node import use_bundled_node  # noqa: PLC0415
+    from tritonform._node import prepare_jsii_node  # noqa: PLC0415
 
-    use_bundled_node()
+    prepare_jsii_node()
     from cdktf import App  # noqa: PLC0415  (keeps config errors fast: no Node.js start for them)
 
     from tritonform.stacks import AccessStack, AccessStackProps, ServingStack, ServingStackProps  # noqa: PLC0415

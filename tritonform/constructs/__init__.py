@@ -9,9 +9,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from tritonform._node import use_bundled_node
+from tritonform._node import prepare_jsii_node
 
-use_bundled_node()  # before anything below imports cdktf (and with it, jsii)
+prepare_jsii_node()  # before anything below imports cdktf (and with it, jsii)
 
 _HOMES = {
     "ArtifactStoreProps": "artifact_store",

@@ -1,10 +1,12 @@
-"""The AWS provider classes tritonform uses, imported without the package's 11-14 s root __init__.
+"""The AWS provider classes tritonform uses, imported without loading the whole provider on either side.
 
-`import cdktf_cdktf_provider_aws.<x>` first runs the package's __init__, which imports all ~2,100
-resource modules (terraform-cdk issue 3753). The resource modules themselves only need the jsii assembly, which they
-load through `.._jsii`. So unless the full package is already imported, we register a bare package
-object with the right __path__ and import just the modules below. Set TRITONFORM_PROVIDER_IMPORT=full
-to take the plain path (the benchmark and a test compare the two; the JSON is byte-identical).
+Python: `import cdktf_cdktf_provider_aws.<x>` first runs the package's __init__, which imports all ~2,100
+resource modules (terraform-cdk issue 3753). The resource modules themselves only need the jsii assembly,
+which they load through `.._jsii`. So unless the full package is already imported, we register a bare
+package object with the right __path__ and import just the modules below. Node.js: `prepare_jsii_node`
+has the jsii kernel require the provider's lazy index, so it too compiles only the modules used (see
+tritonform/_node.py). Set TRITONFORM_PROVIDER_IMPORT=full to take the plain path on both sides (the
+benchmark and a test compare the two; the JSON is byte-identical).
 """
 # ruff: noqa: E402  (the package shim must be in place before the imports below)
 
@@ -15,9 +17,9 @@ import os
 import sys
 import types
 
-from tritonform._node import use_bundled_node
+from tritonform._node import prepare_jsii_node
 
-use_bundled_node()
+prepare_jsii_node()
 _PACKAGE = "cdktf_cdktf_provider_aws"
 
 
