@@ -9,7 +9,7 @@ from constructs import Construct
 from pydantic import Field
 
 from tritonform.config import EnvironmentConfig, ReleaseConfig
-from tritonform.config.environment import SECURITY_EXCEPTIONS_OUTPUT, weakened_controls
+from tritonform.config.hardening import SECURITY_EXCEPTIONS_OUTPUT, security_exceptions_output
 from tritonform.config.names import (
     execution_role_name,
     image_repository_arn,
@@ -195,13 +195,5 @@ class ServingStack(TerraformStack):
             self,
             SECURITY_EXCEPTIONS_OUTPUT,
             description="Hardening controls this environment runs without, and the recorded exception for each",
-            value=[
-                f"{control.name}: "
-                + (
-                    f"{e.ticket}, approved by {e.approved_by}"
-                    if (e := env.security_exception(control.name))
-                    else "no exception"
-                )
-                for control in weakened_controls(env)
-            ],
+            value=security_exceptions_output(env),
         )
