@@ -6,6 +6,7 @@ baseline), so each reader reports a mistake in the same words.
 
 from __future__ import annotations
 
+import json
 import typing
 from pathlib import Path
 from types import UnionType
@@ -51,21 +52,58 @@ class FieldError(ValueError):
         self.message = message
 
 
+# --- reading a file a user can change ------------------------------------------------------------------
+
+
+def read_text(path: Path, *, limit: int = MAX_CONFIG_BYTES, what: str = "a configuration file") -> str:
+    """The UTF-8 text of a regular file no larger than `limit`: anything else is refused, never half-read."""
+    try:
+        if path.is_dir():
+            raise UserError.single(f"is a directory, but {what} is expected here", file=path)
+        if not path.exists():
+            raise UserError.single("file not found", file=path)
+        if not path.is_file():
+            raise UserError.single(f"is not a regular file (a pipe, socket or device?), but {what} is expected",
+                                   file=path)  # fmt: skip
+        if path.stat().st_size > limit:
+            raise UserError.single(f"larger than {limit:,} bytes: not {what}", file=path)
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)  # the file may grow after stat: never read more than allowed
+        if len(data) > limit:
+            raise UserError.single(f"larger than {limit:,} bytes: not {what}", file=path)
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError.single(f"not UTF-8 text (byte {err.start})", file=path) from None
+    except OSError as err:
+        raise UserError.single(f"cannot be read: {err.strerror}", file=path) from None
+
+
+def parse_json(text: str, path: Path, *, line: int | None = None) -> object:
+    """One JSON document (or one JSON Lines record at `line`), refused with its place when it is not JSON or
+    nests deeper than Python's parser can follow."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        where = line if line is not None else err.lineno
+        column = None if line is not None else err.colno
+        raise UserError([Problem(file=path, field=None, line=where, column=column,
+                                 message=f"not valid JSON: {err.msg}")]) from None  # fmt: skip
+    except RecursionError:
+        message = "JSON nested thousands of levels deep: refused (no file tritonform reads nests like that)"
+        raise UserError([Problem(file=path, field=None, line=line, message=message)]) from None
+
+
+def read_json(path: Path, *, limit: int, what: str) -> object:
+    """A whole JSON file, bounded in size and nesting (see read_text and parse_json)."""
+    return parse_json(read_text(path, limit=limit, what=what), path)
+
+
 # --- YAML with line numbers ----------------------------------------------------------------------------
 
 
 def read_yaml(path: Path) -> tuple[object, dict[Loc, int]]:
     """Parse one YAML document; return the data and the line of every key and list item in it."""
-    try:
-        if path.stat().st_size > MAX_CONFIG_BYTES:
-            raise UserError.single(f"larger than {MAX_CONFIG_BYTES} bytes: not a configuration file", file=path)
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError.single("file not found", file=path) from None
-    except UnicodeDecodeError as err:
-        raise UserError.single(f"not UTF-8 text (byte {err.start})", file=path) from None
-    except OSError as err:
-        raise UserError.single(f"cannot be read: {err.strerror}", file=path) from None
+    text = read_text(path)
 
     try:
         loader = yaml.SafeLoader(text)
