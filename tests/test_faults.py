@@ -32,7 +32,8 @@ from tritonform.config import ProjectLayout, load_deployment
 from tritonform.errors import EXIT_INVALID_INPUT, UserError
 from tritonform.release import aws as aws_clients
 from tritonform.release import publish as publishing
-from tritonform.release.attach import attach, history_file, read_history
+from tritonform.release.attach import attach
+from tritonform.release.history import ReleaseChange, history_file, read_history
 from tritonform.release.package import package
 from tritonform.release.publish import publish
 from tritonform.standin import MotoServer
@@ -278,8 +279,9 @@ def test_an_attach_killed_while_writing_the_release_leaves_the_old_one_and_a_rer
     assert rerun.returncode == 0, rerun.stderr
     assert load_deployment(layout, "dev").release.artifact.sha256 == manifest.sha256
     (record,) = read_history(history)
-    assert record["from"]["version_id"] == yaml.safe_load(old)["version_id"]
-    assert record["to"]["sha256"] == manifest.sha256
+    assert isinstance(record, ReleaseChange) and record.from_ is not None
+    assert record.from_.version_id == yaml.safe_load(old)["version_id"]
+    assert record.to.sha256 == manifest.sha256
     assert list(release_file.parent.glob(".*.tmp")) == []
 
 
@@ -303,19 +305,19 @@ def test_an_attach_killed_before_its_history_record_is_recorded_late_by_the_next
 
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert load_deployment(layout, "dev").release.artifact.sha256 == second
-    assert [r["to"]["sha256"] for r in read_history(history)] == [first]  # the gap the kill leaves
+    assert [r.to.sha256 for r in read_history(history) if isinstance(r, ReleaseChange)] == [first]  # the kill's gap
 
     rerun = tritonform_subprocess(*command, cwd=project, timeout=120)
 
     assert rerun.returncode == 0, rerun.stderr
-    records = read_history(history)
-    assert [(r["action"], r["from"] and r["from"]["sha256"], r["to"]["sha256"]) for r in records] == [
-        ("attach", records[0]["from"]["sha256"], first),
+    records = [r for r in read_history(history) if isinstance(r, ReleaseChange)]
+    assert [(r.action, r.from_ and r.from_.sha256, r.to.sha256) for r in records] == [
+        ("attach", records[0].from_ and records[0].from_.sha256, first),
         ("recorded-late", first, second),
         ("attach", second, second),
     ]
-    assert records[1]["actor"] == "alice"
-    assert records[1]["reason"].startswith("second (the release file changed without a history record")
+    assert records[1].actor == "alice"
+    assert records[1].reason.startswith("second (the release file changed without a history record")
 
 
 # --- bytes that no longer match their sha256 --------------------------------------------------------------
@@ -375,4 +377,5 @@ def test_promote_refuses_a_source_artifact_whose_bytes_no_longer_match_and_copie
     assert promoted.code == 0, promoted.err
     copied = s3.get_object(Bucket=STAGING_BUCKET, Key=key)["Body"].read()
     assert hashlib.sha256(copied).hexdigest() == sha256
-    assert read_history(history_file(layout, "staging"))[-1]["to"]["sha256"] == sha256
+    last = read_history(history_file(layout, "staging"))[-1]
+    assert isinstance(last, ReleaseChange) and last.to.sha256 == sha256

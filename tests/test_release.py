@@ -18,7 +18,9 @@ import yaml
 from tests.conftest import REPO_ROOT, copy_project
 from tritonform.config import ProjectLayout, load_deployment
 from tritonform.errors import UserError
-from tritonform.release.attach import attach, environment_lock, history_file, read_history
+from tritonform.release import attach as attaching
+from tritonform.release.attach import attach, environment_lock
+from tritonform.release.history import ReleaseChange, history_file, read_history
 from tritonform.release.package import ARTIFACT, MANIFEST, package
 from tritonform.release.publish import publish
 from tritonform.standin import MotoServer
@@ -271,11 +273,28 @@ def test_attach_writes_the_release_and_a_history_record(published: tuple[Path, s
     )
     assert release["attached"]["by"] == "alice"
     (record,) = read_history(history_file(layout, "dev"))
-    assert record["from"]["version_id"] == before["version_id"]
-    assert record["to"]["sha256"] == sha256
-    assert record["reason"] == "new normaliser batching" and record["action"] == "attach"
+    assert isinstance(record, ReleaseChange) and record.from_ is not None
+    assert record.from_.version_id == before["version_id"]
+    assert record.to.sha256 == sha256 and record.to.size_bytes == release["artifact"]["size_bytes"]
+    assert record.reason == "new normaliser batching" and record.action == "attach" and record.actor == "alice"
     assert result.previous is not None
     assert load_deployment(layout, "dev").release.artifact.sha256 == sha256  # the new file loads and checks
+
+
+def test_attach_outside_a_git_checkout_records_no_commit_rather_than_a_made_up_one(
+    published: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, sha256 = published
+    layout = ProjectLayout(project)
+    monkeypatch.setattr(attaching, "source_commit", lambda _root: None)
+
+    attach(layout, "dev", sha256, actor="alice", reason="no checkout")
+
+    assert yaml.safe_load(layout.release_file("dev").read_text())["attached"]["commit"] is None
+    assert load_deployment(layout, "dev").release.attached.commit is None  # the file still loads and checks
+    (record,) = read_history(history_file(layout, "dev"))
+    assert record.commit is None
+    assert "0" * 40 not in layout.release_file("dev").read_text() + history_file(layout, "dev").read_text()
 
 
 def test_attach_refuses_an_unpublished_version(published: tuple[Path, str]) -> None:

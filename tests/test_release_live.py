@@ -17,7 +17,8 @@ from tritonform.config import ProjectLayout
 from tritonform.config.loader import load_environment
 from tritonform.config.names import rollback_alarm_names
 from tritonform.errors import UserError
-from tritonform.release.attach import attach, current_release, history_file, read_history
+from tritonform.release.attach import attach, current_release
+from tritonform.release.history import LiveConfiguration, ReleaseChange, history_file, read_history
 from tritonform.release.live import expected_configuration, watch
 from tritonform.release.package import package
 from tritonform.release.promote import Clients, promote, rollback
@@ -154,8 +155,9 @@ def test_watch_reports_and_records_a_rollback(project: Path) -> None:
     assert "SageMaker rolled back: the endpoint serves old-config" in result.detail
     assert any("rolling the update back" in line for line in lines)
     (record,) = read_history(history_file(layout, "dev"))
-    assert record["action"] == "rollback-detected"
-    assert record["to"] == {"live_configuration": "old-config"}
+    assert record.action == "rollback-detected"
+    assert record.to == LiveConfiguration(live_configuration="old-config")
+    assert record.from_ is not None and record.from_.version_id == current_release(layout, "dev").version_id  # type: ignore[union-attr]
 
 
 def test_watch_reports_a_failed_endpoint(project: Path) -> None:
@@ -230,8 +232,9 @@ def test_promote_moves_the_same_bytes_when_every_gate_passes(dev_live: tuple[Pat
     )
     assert head["Metadata"]["sha256"] == sha
     (record,) = read_history(history_file(layout, "staging"))
-    assert record["action"] == "promote" and record["to"]["sha256"] == sha
-    assert "promoted from dev" in record["reason"]
+    assert isinstance(record, ReleaseChange)
+    assert record.action == "promote" and record.to.sha256 == sha
+    assert "promoted from dev" in record.reason
 
 
 def test_gate_live_fails_when_the_endpoint_runs_another_configuration(
@@ -342,7 +345,7 @@ def test_rollback_reattaches_the_previous_release(project: Path, tmp_path: Path)
 
     assert switched is None
     assert result.release.artifact.sha256 == first
-    assert [r["action"] for r in read_history(history_file(layout, "dev"))] == ["attach", "attach", "rollback"]
+    assert [r.action for r in read_history(history_file(layout, "dev"))] == ["attach", "attach", "rollback"]
     assert current_release(layout, "dev").artifact.sha256 == first  # type: ignore[union-attr]
 
 
@@ -365,7 +368,7 @@ def test_emergency_rollback_switches_the_live_endpoint_back(project: Path, tmp_p
         {"EndpointName": env.endpoint.name, "EndpointConfigName": v1, "RetainDeploymentConfig": True}
     ]
     assert result.release.artifact.sha256 == first
-    assert read_history(history_file(layout, "dev"))[-1]["action"] == "emergency-rollback"
+    assert read_history(history_file(layout, "dev"))[-1].action == "emergency-rollback"
     assert watch(layout, "dev", sagemaker=fake, poll_s=0, progress=quiet, sleep=lambda _s: None).ok
 
 

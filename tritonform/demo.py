@@ -21,6 +21,7 @@ import yaml
 
 from tritonform.config import ProjectLayout, load_deployments
 from tritonform.errors import UserError
+from tritonform.release.history import ReleaseChange, history_file, read_history
 from tritonform.standin import aws_pointed_at, moto_server
 
 ENVIRONMENTS = ("dev", "staging")
@@ -175,11 +176,12 @@ class _Demo:
             for line in diff:
                 if not line.startswith(("---", "+++", "@@")):
                     self.say(f"    {line}")
-            history = (self.workspace / "environments" / "history" / f"{env}.jsonl").read_text().splitlines()
-            last = json.loads(history[-1])
-            moved = f"{(last['from'] or {}).get('version_id')} -> {last['to']['version_id']}"
-            self.say(f"  environments/history/{env}.jsonl: {len(history)} record(s), last: {last['action']} by "
-                     f"{last['actor']}, {moved}")  # fmt: skip
+            history = read_history(history_file(self.layout, env))
+            last = history[-1]
+            moved = f"{last.from_.version_id if last.from_ else 'none'} -> "
+            moved += last.to.version_id if isinstance(last, ReleaseChange) else last.to.live_configuration
+            self.say(f"  environments/history/{env}.jsonl: {len(history)} record(s), last: {last.action} by "
+                     f"{last.actor}, {moved}")  # fmt: skip
 
 
 def run_demo(root: Path, say: Callable[[str], None] = print) -> int:

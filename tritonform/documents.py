@@ -316,14 +316,19 @@ def _fields_at(model: type[BaseModel], loc: Loc) -> set[str]:
     for part in loc:
         if isinstance(part, int):
             continue
-        fields = getattr(current, "model_fields", None)
-        if not fields or part not in fields:
+        fields = _by_key(current)
+        if part not in fields:
             return set()
         current = model_in(fields[part].annotation)
         if current is None:
             return set()
-    fields = getattr(current, "model_fields", None)
-    return set(fields) if fields else set()
+    return set(_by_key(current))
+
+
+def _by_key(model: object) -> dict[str, typing.Any]:
+    """A model's fields by the key a document spells: the alias where there is one (`from` for `from_`)."""
+    fields = getattr(model, "model_fields", None) or {}
+    return {info.alias or name: info for name, info in fields.items()}
 
 
 def model_in(annotation: object) -> type[BaseModel] | None:

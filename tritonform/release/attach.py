@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fcntl
 import glob
-import json
 import os
 import re
 from collections.abc import Iterator
@@ -20,22 +19,28 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from tritonform.config import ProjectLayout
 from tritonform.config.environment import EnvironmentConfig
 from tritonform.config.loader import load_environment
-from tritonform.config.release import ReleaseConfig, artifact_key, version_id_for
-from tritonform.documents import parse_model
-from tritonform.errors import UserError
+from tritonform.config.release import Attachment, ReleaseConfig, artifact_key, version_id_for
+from tritonform.documents import describe, parse_model
+from tritonform.errors import Problem, UserError
 from tritonform.release import aws
 from tritonform.release.git import source_commit
+from tritonform.release.history import (
+    ReleaseAction,
+    ReleaseChange,
+    ReleaseSnapshot,
+    append_history,
+    history_file,
+    last_release,
+    read_entries,
+)
 from tritonform.release.publish import verify_object
 
 _VERSION = re.compile(r"^[0-9a-f]{12}([0-9a-f]{52})?$")
-
-
-def history_file(layout: ProjectLayout, env: str) -> Path:
-    return layout.environments_dir / "history" / f"{env}.jsonl"
 
 
 @contextmanager
@@ -84,32 +89,6 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-
-
-def append_history(path: Path, record: dict[str, Any]) -> None:
-    """One JSON line, written with a single O_APPEND write and fsynced: records are never interleaved."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(record, sort_keys=True) + "\n").encode()
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(descriptor, line)
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def read_history(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            raise UserError.single(f"line {number} is not JSON: the history is damaged", file=path) from None
-    return records
 
 
 def current_release(layout: ProjectLayout, env: str) -> ReleaseConfig | None:
@@ -161,19 +140,6 @@ def render_release(release: ReleaseConfig, env_name: str) -> str:
     )
 
 
-def snapshot(release: ReleaseConfig) -> dict[str, str]:
-    """What a history record keeps of a release: enough to attach it again."""
-    return {
-        "version_id": release.version_id,
-        "sha256": release.artifact.sha256,
-        "model_name": release.model_name,
-        "s3_uri": release.artifact.s3_uri,
-        "size_bytes": str(release.artifact.size_bytes),
-        "triton_version": release.triton_image.version,
-        "image": release.triton_image.uri,
-    }
-
-
 def record_unrecorded_release(path: Path, env_name: str, current: ReleaseConfig | None) -> None:
     """Append the record a run killed between renaming the release file and appending its record never wrote.
 
@@ -182,24 +148,37 @@ def record_unrecorded_release(path: Path, env_name: str, current: ReleaseConfig 
     edited by hand is caught the same way. An environment without any history yet has nothing to compare
     with and is left alone.
     """
-    recorded = [r["to"] for r in read_history(path) if isinstance(r.get("to"), dict) and "sha256" in r["to"]]
-    if current is None or not recorded or recorded[-1]["sha256"] == current.artifact.sha256:
+    recorded = last_release(read_entries(path))
+    if current is None or recorded is None or recorded.describes(current):
         return
     attached = current.attached
     append_history(
         path,
-        {
-            "at": attached.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "action": "recorded-late",
-            "environment": env_name,
-            "actor": attached.by,
-            "commit": attached.commit,
-            "reason": f"{attached.reason} (the release file changed without a history record: an interrupted "
+        ReleaseChange(
+            at=attached.at,
+            action="recorded-late",
+            environment=env_name,
+            actor=attached.by,
+            commit=attached.commit,
+            reason=f"{attached.reason} (the release file changed without a history record: an interrupted "
             "attach or an edit by hand; recorded from its attached block)",
-            "from": recorded[-1],
-            "to": snapshot(current),
-        },
+            from_=recorded,
+            to=ReleaseSnapshot.of(current),
+        ),
     )
+
+
+def attachment(actor: str, reason: str, commit: str | None) -> Attachment:
+    """Who attaches a version now, from which commit and why; checked before anything is looked up or written."""
+    try:
+        return Attachment(by=actor, at=datetime.now(UTC).replace(microsecond=0), commit=commit, reason=reason)
+    except ValidationError as err:
+        options = {"by": "--actor", "reason": "--reason"}
+        raise UserError([
+            Problem(file=None, field=options.get(str(error["loc"][0]), str(error["loc"][0])),
+                    message=f"{error['msg']}, got {describe(error['input'])}")
+            for error in err.errors(include_url=False)
+        ]) from None  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -218,7 +197,7 @@ def attach(
     reason: str,
     model_name: str | None = None,
     triton_version: str | None = None,
-    action: str = "attach",
+    action: ReleaseAction = "attach",
 ) -> AttachResult:
     if not _VERSION.match(version):
         raise UserError.single(f"{version!r} is not a version: 12 hex digits (version id) or a full sha256")
@@ -236,7 +215,7 @@ def _attach_locked(
     reason: str,
     model_name: str | None,
     triton_version: str | None,
-    action: str,
+    action: ReleaseAction,
 ) -> AttachResult:
     environment: EnvironmentConfig = load_environment(layout, env_name)
     previous = current_release(layout, env_name)
@@ -253,32 +232,27 @@ def _attach_locked(
         f"verify s3://{bucket}/{key}", lambda: verify_object(s3, bucket, key, sha256=sha256, size=size, artifact=None)
     )
     image = resolve_image(environment.region, image_version, environment.endpoint.instance_type)
-    commit = source_commit(layout.root)
+    attached = attachment(actor, reason, source_commit(layout.root))
     release = ReleaseConfig.model_validate(
         {
             "model_name": model,
             "version_id": version_id_for(sha256),
             "artifact": {"s3_uri": f"s3://{bucket}/{key}", "sha256": sha256, "size_bytes": size},
             "triton_image": {"version": image_version, "uri": image},
-            "attached": {
-                "by": actor,
-                "at": datetime.now(UTC).replace(microsecond=0),
-                "commit": commit or "0" * 40,
-                "reason": reason,
-            },
+            "attached": attached,
         }
     )
     text = render_release(release, env_name)
-    record = {
-        "at": release.attached.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "action": action,
-        "environment": env_name,
-        "actor": actor,
-        "commit": commit,
-        "reason": reason,
-        "from": snapshot(previous) if previous else None,
-        "to": snapshot(release),
-    }
+    record = ReleaseChange(
+        at=release.attached.at,
+        action=action,
+        environment=env_name,
+        actor=actor,
+        commit=attached.commit,
+        reason=reason,
+        from_=ReleaseSnapshot.of(previous) if previous else None,
+        to=ReleaseSnapshot.of(release),
+    )
     write_atomically(layout.release_file(env_name), text)
     append_history(history_file(layout, env_name), record)
     return AttachResult(env_name, previous, release)

@@ -25,7 +25,14 @@ from tritonform.config.names import configuration_name
 from tritonform.config.release import ReleaseConfig
 from tritonform.errors import UserError
 from tritonform.release import aws
-from tritonform.release.attach import append_history, current_release, environment_lock, history_file, snapshot
+from tritonform.release.attach import current_release, environment_lock
+from tritonform.release.history import (
+    LiveConfiguration,
+    ReleaseSnapshot,
+    RollbackDetected,
+    append_history,
+    history_file,
+)
 
 Outcome = Literal["in-service", "rolled-back", "failed", "timed-out", "missing"]
 
@@ -116,14 +123,14 @@ def _record_rollback(layout: ProjectLayout, env_name: str, release: ReleaseConfi
     with environment_lock(layout, env_name):
         append_history(
             history_file(layout, env_name),
-            {
-                "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "action": "rollback-detected",
-                "environment": env_name,
-                "actor": "tritonform release watch",
-                "commit": None,
-                "reason": f"SageMaker rolled back to {state.configuration}",
-                "from": snapshot(release),
-                "to": {"live_configuration": state.configuration},
-            },
+            RollbackDetected(
+                at=datetime.now(UTC).replace(microsecond=0),
+                action="rollback-detected",
+                environment=env_name,
+                actor="tritonform release watch",
+                commit=None,
+                reason=f"SageMaker rolled back to {state.configuration}",
+                from_=ReleaseSnapshot.of(release),
+                to=LiveConfiguration(live_configuration=state.configuration),
+            ),
         )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
@@ -25,7 +25,17 @@ from tritonform.config.names import model_package_group, rollback_alarm_names
 from tritonform.config.release import ReleaseConfig
 from tritonform.errors import UserError
 from tritonform.release import aws
-from tritonform.release.attach import AttachResult, attach, current_release, history_file, read_history
+from tritonform.release.attach import AttachResult, attach, attachment, current_release
+from tritonform.release.git import source_commit
+from tritonform.release.history import (
+    Entry,
+    ReleaseChange,
+    ReleaseSnapshot,
+    history_file,
+    read_entries,
+    read_history,
+    restorable,
+)
 from tritonform.release.live import describe, expected_configuration
 from tritonform.release.publish import package_carries, verify_object, whole_object_checksum
 
@@ -75,11 +85,13 @@ def check_gates(
 
     history = read_history(history_file(layout, source))
     attached_at = max(
-        (i for i, r in enumerate(history) if (r.get("to") or {}).get("sha256") == release.artifact.sha256), default=-1
+        (i for i, r in enumerate(history) if isinstance(r, ReleaseChange) and r.to.describes(release)), default=-1
     )
-    rollbacks = [r for r in history[attached_at + 1 :] if r.get("action") == "rollback-detected"]
+    rollbacks = [r.at for r in history[attached_at + 1 :] if r.action == "rollback-detected"]
     gates.append(
-        Gate("stable", False, f"SageMaker rolled version {release.version_id} back at {rollbacks[-1]['at']}")
+        Gate(
+            "stable", False, f"SageMaker rolled version {release.version_id} back at {rollbacks[-1]:%Y-%m-%dT%H:%M:%SZ}"
+        )
         if rollbacks
         else Gate("stable", True, "no rollback recorded since it was attached")
     )
@@ -214,27 +226,21 @@ def rollback(
 ) -> tuple[AttachResult, str | None]:
     """Re-attach the previous release (or `to_version`); with `emergency`, also switch the live endpoint
     back to that release's configuration at once, without waiting for a deploy."""
-    history = read_history(history_file(layout, env_name))
     current = current_release(layout, env_name)
     if current is None:
         raise UserError.single(f"environment {env_name!r} has no release", file=layout.release_file(env_name))
-    target = _rollback_target(history, current, to_version)
-    if target is None:
+    found = _rollback_target(read_entries(history_file(layout, env_name)), current, to_version)
+    if found is None:
         raise UserError.single(
             f"no earlier release of {env_name!r} in environments/history/{env_name}.jsonl to go back to"
             + (f" matching {to_version}" if to_version else "")
         )
+    # the release as it is about to be attached again: the record must hold all of it, or this says what it lacks
+    target = restorable(*found, attachment(actor, reason, source_commit(layout.root)))
     switched = None
     if emergency:
         env = load_environment(layout, env_name)
-        previous = ReleaseConfig.model_validate({
-            "model_name": target["model_name"], "version_id": target["version_id"],
-            "artifact": {"s3_uri": target["s3_uri"], "sha256": target["sha256"],
-                         "size_bytes": int(target.get("size_bytes", "1"))},
-            "triton_image": {"version": target["triton_version"], "uri": target["image"]},
-            "attached": {"by": actor, "at": datetime.now(UTC), "commit": "0" * 40},
-        })  # fmt: skip
-        configuration = expected_configuration(env, previous)
+        configuration = expected_configuration(env, target)
         client = sagemaker or aws.client("sagemaker", env.region)
         aws.call(
             f"find endpoint configuration {configuration}",
@@ -248,24 +254,27 @@ def rollback(
         )
         switched = configuration
     result = attach(
-        layout, env_name, target["sha256"], actor=actor, reason=reason, model_name=target["model_name"],
-        triton_version=target["triton_version"], action="emergency-rollback" if emergency else "rollback",
+        layout, env_name, target.artifact.sha256, actor=actor, reason=reason, model_name=target.model_name,
+        triton_version=target.triton_image.version, action="emergency-rollback" if emergency else "rollback",
     )  # fmt: skip
     return result, switched
 
 
 def _rollback_target(
-    history: list[dict[str, Any]], current: ReleaseConfig, to_version: str | None
-) -> dict[str, str] | None:
+    entries: list[Entry], current: ReleaseConfig, to_version: str | None
+) -> tuple[Entry, Literal["from", "to"]] | None:
+    """Where the history names the release to go back to: the latest mention of `to_version`, or the release
+    the latest change to the current one replaced. A record found here that lacks what a rollback needs is
+    an error, never skipped for an older one: that would go back to some other release than the one asked."""
     if to_version is not None:
-        for record in reversed(history):
+        for entry in reversed(entries):
             for side in ("to", "from"):
-                candidate = record.get(side) or {}
-                if candidate.get("sha256", "").startswith(to_version) and "model_name" in candidate:
-                    return dict(candidate)
+                snapshot = entry.record.to if side == "to" else entry.record.from_
+                if isinstance(snapshot, ReleaseSnapshot) and snapshot.matches(to_version):
+                    return entry, side
         return None
-    for record in reversed(history):
-        attached_current = (record.get("to") or {}).get("sha256") == current.artifact.sha256
-        if attached_current and "model_name" in (record.get("from") or {}):
-            return dict(record["from"])
+    for entry in reversed(entries):
+        record = entry.record
+        if isinstance(record, ReleaseChange) and record.to.describes(current) and record.from_ is not None:
+            return entry, "from"
     return None
