@@ -7,6 +7,7 @@ from typing import Annotated
 from constructs import Construct
 from pydantic import Field
 
+from tritonform.config.names import arn
 from tritonform.constructs._aws import (
     DataAwsIamPolicyDocument,
     DataAwsIamPolicyDocumentStatement,
@@ -79,38 +80,60 @@ class ModelArtifactStore(Construct):
         self.props = props
         self.key: KmsKey | None = None
         if props.existing_kms_key_arn is None and props.key_needed:
-            self.key_policy = DataAwsIamPolicyDocument(
-                self,
-                "key-policy",
-                statement=[
-                    DataAwsIamPolicyDocumentStatement(
-                        sid="AccountAdministersAndDelegatesThroughIam",
-                        effect="Allow",
-                        principals=[
-                            DataAwsIamPolicyDocumentStatementPrincipals(
-                                type="AWS",
-                                identifiers=[f"arn:{props.partition}:iam::{props.account_id}:root"],
-                            )
-                        ],
-                        actions=["kms:*"],
-                        resources=["*"],
-                    )
-                ],
-            )
-            self.key = KmsKey(
-                self,
-                "key",
-                description=f"tritonform model artifacts in {props.bucket_name}",
-                enable_key_rotation=True,
-                deletion_window_in_days=props.key_deletion_window_days,
-                policy=self.key_policy.json,
-            )
-            KmsAlias(self, "alias", name=props.key_alias, target_key_id=self.key.key_id)
+            self.key = self._key()
         self.key_arn: str | None = props.existing_kms_key_arn or (self.key.arn if self.key else None)
 
         self.bucket = S3Bucket(self, "bucket", bucket=props.bucket_name, force_destroy=False)
         self.bucket_arn: str = self.bucket.arn
         self.bucket_name: str = self.bucket.bucket
+        self._private_and_versioned()
+        self._encryption()
+        self._lifecycle()
+        if props.access_log_bucket is not None:
+            S3BucketLoggingA(
+                self,
+                "access-logs",
+                bucket=self.bucket.id,
+                target_bucket=props.access_log_bucket,
+                target_prefix=f"{props.bucket_name}/",
+            )
+        if props.deny_plain_http:
+            self._deny_plain_http()
+
+    def _key(self) -> KmsKey:
+        """A key with yearly rotation whose policy leaves every decision to the account's IAM policies."""
+        props = self.props
+        self.key_policy = DataAwsIamPolicyDocument(
+            self,
+            "key-policy",
+            statement=[
+                DataAwsIamPolicyDocumentStatement(
+                    sid="AccountAdministersAndDelegatesThroughIam",
+                    effect="Allow",
+                    principals=[
+                        DataAwsIamPolicyDocumentStatementPrincipals(
+                            type="AWS",
+                            identifiers=[arn(props.partition, "iam", "root", account=props.account_id)],
+                        )
+                    ],
+                    actions=["kms:*"],
+                    resources=["*"],
+                )
+            ],
+        )
+        key = KmsKey(
+            self,
+            "key",
+            description=f"tritonform model artifacts in {props.bucket_name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=props.key_deletion_window_days,
+            policy=self.key_policy.json,
+        )
+        KmsAlias(self, "alias", name=props.key_alias, target_key_id=key.key_id)
+        return key
+
+    def _private_and_versioned(self) -> None:
+        """The bucket owner owns every object, nothing is ever public, and replaced objects are kept."""
         S3BucketOwnershipControls(
             self,
             "ownership",
@@ -132,25 +155,32 @@ class ModelArtifactStore(Construct):
             bucket=self.bucket.id,
             versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"),
         )
+
+    def _encryption(self) -> None:
+        """SSE-KMS with the key (and an S3 bucket key to save KMS calls), or S3-managed keys."""
+        by_default = (
+            S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                sse_algorithm="aws:kms", kms_master_key_id=self.key_arn
+            )
+            if self.props.objects_use_kms
+            else S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                sse_algorithm="AES256"
+            )
+        )
         S3BucketServerSideEncryptionConfigurationA(
             self,
             "encryption",
             bucket=self.bucket.id,
             rule=[
                 S3BucketServerSideEncryptionConfigurationRuleA(
-                    apply_server_side_encryption_by_default=(
-                        S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                            sse_algorithm="aws:kms", kms_master_key_id=self.key_arn
-                        )
-                        if props.objects_use_kms
-                        else S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                            sse_algorithm="AES256"
-                        )
-                    ),
-                    bucket_key_enabled=True if props.objects_use_kms else None,
+                    apply_server_side_encryption_by_default=by_default,
+                    bucket_key_enabled=True if self.props.objects_use_kms else None,
                 )
             ],
         )
+
+    def _lifecycle(self) -> None:
+        """Replaced versions expire after the configured days; abandoned multipart uploads after a week."""
         S3BucketLifecycleConfiguration(
             self,
             "lifecycle",
@@ -162,7 +192,7 @@ class ModelArtifactStore(Construct):
                     filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
                     noncurrent_version_expiration=[
                         S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
-                            noncurrent_days=props.noncurrent_version_days
+                            noncurrent_days=self.props.noncurrent_version_days
                         )
                     ],
                     abort_incomplete_multipart_upload=[
@@ -172,16 +202,8 @@ class ModelArtifactStore(Construct):
             ],
             depends_on=[self.versioning],
         )
-        if props.access_log_bucket is not None:
-            S3BucketLoggingA(
-                self,
-                "access-logs",
-                bucket=self.bucket.id,
-                target_bucket=props.access_log_bucket,
-                target_prefix=f"{props.bucket_name}/",
-            )
-        if not props.deny_plain_http:
-            return
+
+    def _deny_plain_http(self) -> None:
         self.bucket_policy_document = DataAwsIamPolicyDocument(
             self,
             "bucket-policy",

@@ -75,27 +75,29 @@ class EndpointAutoscaling(Construct):
                 )
             ),
         )
-        self.gpu_policy: AppautoscalingPolicy | None = None
-        if props.gpu_utilization_percent is not None:
-            dimension = (
-                AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationDimensions
-            )
-            self.gpu_policy = self._track(
-                "gpu-utilization",
-                target_value=props.gpu_utilization_percent * props.gpus_per_instance,
-                customized_metric_specification=(
-                    AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecification(
-                        namespace="/aws/sagemaker/Endpoints",
-                        metric_name="GPUUtilization",
-                        statistic="Average",
-                        unit="Percent",
-                        dimensions=[
-                            dimension(name="EndpointName", value=props.endpoint_name),
-                            dimension(name="VariantName", value=props.variant_name),
-                        ],
-                    )
-                ),
-            )
+        percent = props.gpu_utilization_percent
+        self.gpu_policy = self._gpu_policy(percent) if percent is not None else None
+
+    def _gpu_policy(self, percent_per_gpu: int) -> AppautoscalingPolicy:
+        """Tracks GPUUtilization, which SageMaker reports per instance as the sum over its GPUs."""
+        props = self.props
+        dimension = AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationDimensions
+        return self._track(
+            "gpu-utilization",
+            target_value=percent_per_gpu * props.gpus_per_instance,
+            customized_metric_specification=(
+                AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecification(
+                    namespace="/aws/sagemaker/Endpoints",
+                    metric_name="GPUUtilization",
+                    statistic="Average",
+                    unit="Percent",
+                    dimensions=[
+                        dimension(name="EndpointName", value=props.endpoint_name),
+                        dimension(name="VariantName", value=props.variant_name),
+                    ],
+                )
+            ),
+        )
 
     def _track(
         self,

@@ -7,6 +7,7 @@ from typing import Annotated
 from constructs import Construct
 from pydantic import Field
 
+from tritonform.config.names import arn
 from tritonform.constructs._aws import (
     DataAwsIamPolicyDocument,
     DataAwsIamPolicyDocumentStatement,
@@ -69,8 +70,32 @@ class ExecutionRole(Construct):
     def __init__(self, scope: Construct, id_: str, props: ExecutionRoleProps) -> None:
         super().__init__(scope, id_)
         self.props = props
-        arn = f"arn:{props.partition}"
-        self.trust_policy = DataAwsIamPolicyDocument(
+        self.trust_policy = self._trust_policy()
+        statements = [
+            *self._artifact_statements(),
+            *self._image_statements(),
+            *self._monitoring_statements(),
+            *(self._data_capture_statements() if props.data_capture_prefix is not None else []),
+            *(self._vpc_statements() if props.subnet_ids else []),
+        ]
+        self.permissions = DataAwsIamPolicyDocument(self, "permissions", statement=statements)
+        self.role, self.policy = role_with_policy(
+            self,
+            props,
+            trust=self.trust_policy,
+            permissions=self.permissions,
+            policy_name="triton-serving",
+            description=f"SageMaker execution role for the Triton endpoint {props.endpoint_name}",
+        )
+        self.role_arn: str = self.role.arn
+
+    def _here(self, service: str, resource: str) -> str:
+        """The ARN of a resource in the environment's account and region."""
+        return arn(self.props.partition, service, resource, region=self.props.region, account=self.props.account_id)
+
+    def _trust_policy(self) -> DataAwsIamPolicyDocument:
+        """SageMaker, acting for this account only."""
+        return DataAwsIamPolicyDocument(
             self,
             "trust",
             statement=[
@@ -84,12 +109,16 @@ class ExecutionRole(Construct):
                     ],
                     condition=[
                         DataAwsIamPolicyDocumentStatementCondition(
-                            test="StringEquals", variable="aws:SourceAccount", values=[props.account_id]
+                            test="StringEquals", variable="aws:SourceAccount", values=[self.props.account_id]
                         )
                     ],
                 )
             ],
         )
+
+    def _artifact_statements(self) -> list[DataAwsIamPolicyDocumentStatement]:
+        """Reading every version of this model (and decrypting it), nothing else in the bucket."""
+        props = self.props
         statements = [
             DataAwsIamPolicyDocumentStatement(
                 sid="ReadThisModelsArtifacts",
@@ -106,17 +135,19 @@ class ExecutionRole(Construct):
                     )
                 ],
             ),
-            *(
-                [
-                    DataAwsIamPolicyDocumentStatement(
-                        sid="DecryptArtifacts",
-                        actions=["kms:Decrypt", "kms:DescribeKey"],
-                        resources=[props.artifacts_kms_key_arn],
-                    )
-                ]
-                if props.artifacts_kms_key_arn is not None
-                else []
-            ),
+        ]
+        if props.artifacts_kms_key_arn is not None:
+            statements.append(
+                DataAwsIamPolicyDocumentStatement(
+                    sid="DecryptArtifacts",
+                    actions=["kms:Decrypt", "kms:DescribeKey"],
+                    resources=[props.artifacts_kms_key_arn],
+                )
+            )
+        return statements
+
+    def _image_statements(self) -> list[DataAwsIamPolicyDocumentStatement]:
+        return [
             DataAwsIamPolicyDocumentStatement(
                 sid="PullTheTritonImage",
                 actions=[
@@ -124,13 +155,19 @@ class ExecutionRole(Construct):
                     "ecr:BatchGetImage",
                     "ecr:GetDownloadUrlForLayer",
                 ],
-                resources=[props.image_repository_arn],
+                resources=[self.props.image_repository_arn],
             ),
             DataAwsIamPolicyDocumentStatement(
                 sid="EcrLoginHasNoResourceScope",
                 actions=["ecr:GetAuthorizationToken"],
                 resources=["*"],
             ),
+        ]
+
+    def _monitoring_statements(self) -> list[DataAwsIamPolicyDocumentStatement]:
+        """The endpoint's logs, SageMaker's metrics, and reading the endpoint's alarms."""
+        log_group = self._here("logs", f"log-group:/aws/sagemaker/Endpoints/{self.props.endpoint_name}")
+        return [
             DataAwsIamPolicyDocumentStatement(
                 sid="WriteThisEndpointsLogs",
                 actions=[
@@ -139,12 +176,7 @@ class ExecutionRole(Construct):
                     "logs:DescribeLogStreams",
                     "logs:PutLogEvents",
                 ],
-                resources=[
-                    f"{arn}:logs:{props.region}:{props.account_id}:log-group:/aws/sagemaker/Endpoints/"
-                    f"{props.endpoint_name}",
-                    f"{arn}:logs:{props.region}:{props.account_id}:log-group:/aws/sagemaker/Endpoints/"
-                    f"{props.endpoint_name}:log-stream:*",
-                ],
+                resources=[log_group, f"{log_group}:log-stream:*"],
             ),
             DataAwsIamPolicyDocumentStatement(
                 sid="PublishSageMakerMetricsOnly",
@@ -159,51 +191,47 @@ class ExecutionRole(Construct):
             DataAwsIamPolicyDocumentStatement(
                 sid="ReadThisEndpointsRollbackAlarms",
                 actions=["cloudwatch:DescribeAlarms"],
-                resources=[f"{arn}:cloudwatch:{props.region}:{props.account_id}:alarm:{props.endpoint_name}-*"],
+                resources=[self._here("cloudwatch", f"alarm:{self.props.endpoint_name}-*")],
             ),
         ]
-        if props.data_capture_prefix is not None:
+
+    def _data_capture_statements(self) -> list[DataAwsIamPolicyDocumentStatement]:
+        """Writing captured requests under the capture prefix, encrypted with its key when it has one."""
+        props = self.props
+        statements = [
+            DataAwsIamPolicyDocumentStatement(
+                sid="WriteDataCapture",
+                actions=["s3:PutObject"],
+                resources=[f"{props.artifact_bucket_arn}/{props.data_capture_prefix}*"],
+            )
+        ]
+        if props.data_capture_kms_key_arn is not None:
             statements.append(
                 DataAwsIamPolicyDocumentStatement(
-                    sid="WriteDataCapture",
-                    actions=["s3:PutObject"],
-                    resources=[f"{props.artifact_bucket_arn}/{props.data_capture_prefix}*"],
+                    sid="EncryptDataCapture",
+                    actions=["kms:GenerateDataKey", "kms:Encrypt"],
+                    resources=[props.data_capture_kms_key_arn],
                 )
             )
-            if props.data_capture_kms_key_arn is not None:
-                statements.append(
-                    DataAwsIamPolicyDocumentStatement(
-                        sid="EncryptDataCapture",
-                        actions=["kms:GenerateDataKey", "kms:Encrypt"],
-                        resources=[props.data_capture_kms_key_arn],
-                    )
-                )
-        if props.subnet_ids:
-            ec2 = f"{arn}:ec2:{props.region}:{props.account_id}"
-            statements += [
-                DataAwsIamPolicyDocumentStatement(sid="DescribeTheVpc", actions=VPC_DESCRIBE_ACTIONS, resources=["*"]),
-                DataAwsIamPolicyDocumentStatement(
-                    sid="CreateInterfacesInTheseSubnets",
-                    actions=["ec2:CreateNetworkInterface"],
-                    resources=[
-                        f"{ec2}:network-interface/*",
-                        *(f"{ec2}:subnet/{subnet}" for subnet in props.subnet_ids),
-                        *(f"{ec2}:security-group/{group}" for group in props.security_group_ids),
-                    ],
-                ),
-                DataAwsIamPolicyDocumentStatement(
-                    sid="ManageTheInterfaces",
-                    actions=VPC_INTERFACE_ACTIONS,
-                    resources=[f"{ec2}:network-interface/*"],
-                ),
-            ]
-        self.permissions = DataAwsIamPolicyDocument(self, "permissions", statement=statements)
-        self.role, self.policy = role_with_policy(
-            self,
-            props,
-            trust=self.trust_policy,
-            permissions=self.permissions,
-            policy_name="triton-serving",
-            description=f"SageMaker execution role for the Triton endpoint {props.endpoint_name}",
-        )
-        self.role_arn: str = self.role.arn
+        return statements
+
+    def _vpc_statements(self) -> list[DataAwsIamPolicyDocumentStatement]:
+        """Attaching the instances to the environment's subnets and security groups."""
+        props = self.props
+        return [
+            DataAwsIamPolicyDocumentStatement(sid="DescribeTheVpc", actions=VPC_DESCRIBE_ACTIONS, resources=["*"]),
+            DataAwsIamPolicyDocumentStatement(
+                sid="CreateInterfacesInTheseSubnets",
+                actions=["ec2:CreateNetworkInterface"],
+                resources=[
+                    self._here("ec2", "network-interface/*"),
+                    *(self._here("ec2", f"subnet/{subnet}") for subnet in props.subnet_ids),
+                    *(self._here("ec2", f"security-group/{group}") for group in props.security_group_ids),
+                ],
+            ),
+            DataAwsIamPolicyDocumentStatement(
+                sid="ManageTheInterfaces",
+                actions=VPC_INTERFACE_ACTIONS,
+                resources=[self._here("ec2", "network-interface/*")],
+            ),
+        ]

@@ -52,47 +52,56 @@ class RollbackAlarms(Construct):
         super().__init__(scope, id_)
         self.props = props
         self.alarms: list[CloudwatchMetricAlarm] = []
-        dimensions = {"EndpointName": props.endpoint_name, "VariantName": props.variant_name}
-        config = props.alarms
+        self._dimensions = {"EndpointName": props.endpoint_name, "VariantName": props.variant_name}
+        self._error_count_alarms()
+        self._latency_alarm()
+        self._extra_alarms()
+        self.alarm_names: list[str] = [alarm_name(props.endpoint_name, a.node.id) for a in self.alarms]
+
+    def _error_count_alarms(self) -> None:
         for attribute, metric_name, description in COUNT_ALARMS:
-            count: CountAlarm | None = getattr(config, attribute)
+            count: CountAlarm | None = getattr(self.props.alarms, attribute)
             if count is not None:
                 self._alarm(
                     BUILT_IN_ALARM_SUFFIXES[attribute],
                     count,
                     metric_name,
                     SAGEMAKER_NAMESPACE,
-                    dimensions,
+                    self._dimensions,
                     threshold=count.threshold,
                     statistic="Sum",
                     comparison="GreaterThanOrEqualToThreshold",
                     description=description,
                 )
-        if config.model_latency_p99 is not None:
+
+    def _latency_alarm(self) -> None:
+        latency = self.props.alarms.model_latency_p99
+        if latency is not None:
             self._alarm(
                 BUILT_IN_ALARM_SUFFIXES["model_latency_p99"],
-                config.model_latency_p99,
+                latency,
                 "ModelLatency",
                 SAGEMAKER_NAMESPACE,
-                dimensions,
-                threshold=config.model_latency_p99.threshold_ms * MICROSECONDS_PER_MS,  # ModelLatency is in µs
+                self._dimensions,
+                threshold=latency.threshold_ms * MICROSECONDS_PER_MS,  # ModelLatency is in µs
                 statistic="p99",
                 comparison="GreaterThanThreshold",
-                description=f"p99 model latency above {config.model_latency_p99.threshold_ms} ms",
+                description=f"p99 model latency above {latency.threshold_ms} ms",
             )
-        for extra in config.extra:
+
+    def _extra_alarms(self) -> None:
+        for extra in self.props.alarms.extra:
             self._alarm(
                 extra.name,
                 extra,
                 extra.metric_name,
                 extra.namespace,
-                dimensions if extra.endpoint_dimensions else {},
+                self._dimensions if extra.endpoint_dimensions else {},
                 threshold=extra.threshold,
                 statistic=extra.statistic,
                 comparison=extra.comparison,
                 description=f"{extra.namespace} {extra.metric_name} {extra.statistic} vs {extra.threshold}",
             )
-        self.alarm_names: list[str] = [alarm_name(props.endpoint_name, a.node.id) for a in self.alarms]
 
     def _alarm(
         self,

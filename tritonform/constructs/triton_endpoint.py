@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from cdktf import ITerraformDependable, TerraformResourceLifecycle
 from constructs import Construct
 
-from tritonform.config.rollout import CompiledDeployment
+from tritonform.config.rollout import BlueGreenSettings, CompiledDeployment, RollingSettings
 from tritonform.constructs._aws import (
     SagemakerEndpoint,
     SagemakerEndpointConfiguration,
@@ -58,19 +58,35 @@ class TritonEndpoint(Construct):
         self.props = props
         self.configuration_name = props.configuration_name()
         self.variant_name = props.variant_name
-        audit_tags = {
-            **props.tags,
-            "tritonform:version-id": props.version_id,
-            "tritonform:artifact-sha256": props.artifact_sha256,
-        }
-        replace_safely = TerraformResourceLifecycle(create_before_destroy=True)
+        self.model = self._model(depends_on)
+        self.configuration = self._configuration()
+        self.endpoint = SagemakerEndpoint(
+            self,
+            "endpoint",
+            name=props.endpoint_name,
+            endpoint_config_name=self.configuration.name,
+            deployment_config=_deployment_config(props.deployment) if props.deployment else None,
+            tags={"tritonform:version-id": props.version_id},
+            depends_on=list(endpoint_depends_on) or None,
+        )
+        self.endpoint_name: str = self.endpoint.name
 
+    def _audit_tags(self) -> dict[str, str]:
+        return {
+            **self.props.tags,
+            "tritonform:version-id": self.props.version_id,
+            "tritonform:artifact-sha256": self.props.artifact_sha256,
+        }
+
+    def _model(self, depends_on: Sequence[ITerraformDependable]) -> SagemakerModel:
+        """The container: the pinned image, the packaged repository, and the VPC when there is one."""
+        props = self.props
         vpc = (
             SagemakerModelVpcConfig(subnets=props.subnet_ids, security_group_ids=props.security_group_ids)
             if props.subnet_ids
             else None
         )
-        self.model = SagemakerModel(
+        return SagemakerModel(
             self,
             "model",
             name=self.configuration_name,
@@ -83,27 +99,15 @@ class TritonEndpoint(Construct):
                 environment=props.container_environment(),
             ),
             vpc_config=vpc,
-            tags=audit_tags,
-            lifecycle=replace_safely,
+            tags=self._audit_tags(),
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
             depends_on=list(depends_on) or None,
         )
 
-        capture = None
-        if props.data_capture is not None:
-            capture = SagemakerEndpointConfigurationDataCaptureConfig(
-                enable_capture=True,
-                initial_sampling_percentage=props.data_capture.sampling_percent,
-                destination_s3_uri=props.data_capture.destination_s3_uri,
-                kms_key_id=props.data_capture.kms_key_arn,
-                capture_options=[
-                    SagemakerEndpointConfigurationDataCaptureConfigCaptureOptions(capture_mode=mode)
-                    for mode in props.data_capture.modes
-                ],
-                capture_content_type_header=SagemakerEndpointConfigurationDataCaptureConfigCaptureContentTypeHeader(
-                    json_content_types=["application/json"]
-                ),
-            )
-        self.configuration = SagemakerEndpointConfiguration(
+    def _configuration(self) -> SagemakerEndpointConfiguration:
+        """One production variant on the model, created before the configuration it replaces is destroyed."""
+        props = self.props
+        return SagemakerEndpointConfiguration(
             self,
             "configuration",
             name=self.configuration_name,
@@ -120,20 +124,25 @@ class TritonEndpoint(Construct):
                 )
             ],
             kms_key_arn=props.volume_kms_key_arn,
-            data_capture_config=capture,
-            tags=audit_tags,
-            lifecycle=replace_safely,
+            data_capture_config=_data_capture_config(props.data_capture) if props.data_capture else None,
+            tags=self._audit_tags(),
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
-        self.endpoint = SagemakerEndpoint(
-            self,
-            "endpoint",
-            name=props.endpoint_name,
-            endpoint_config_name=self.configuration.name,
-            deployment_config=_deployment_config(props.deployment) if props.deployment else None,
-            tags={"tritonform:version-id": props.version_id},
-            depends_on=list(endpoint_depends_on) or None,
-        )
-        self.endpoint_name: str = self.endpoint.name
+
+
+def _data_capture_config(capture: DataCaptureProps) -> SagemakerEndpointConfigurationDataCaptureConfig:
+    return SagemakerEndpointConfigurationDataCaptureConfig(
+        enable_capture=True,
+        initial_sampling_percentage=capture.sampling_percent,
+        destination_s3_uri=capture.destination_s3_uri,
+        kms_key_id=capture.kms_key_arn,
+        capture_options=[
+            SagemakerEndpointConfigurationDataCaptureConfigCaptureOptions(capture_mode=mode) for mode in capture.modes
+        ],
+        capture_content_type_header=SagemakerEndpointConfigurationDataCaptureConfigCaptureContentTypeHeader(
+            json_content_types=["application/json"]
+        ),
+    )
 
 
 def _deployment_config(compiled: CompiledDeployment) -> SagemakerEndpointDeploymentConfig:
@@ -149,27 +158,34 @@ def _deployment_config(compiled: CompiledDeployment) -> SagemakerEndpointDeploym
         else None
     )
     if compiled.rolling is not None:
-        rolling = compiled.rolling
-        rollback_batch = rolling.rollback_maximum_batch_size
         return SagemakerEndpointDeploymentConfig(
-            rolling_update_policy=SagemakerEndpointDeploymentConfigRollingUpdatePolicy(
-                maximum_batch_size=SagemakerEndpointDeploymentConfigRollingUpdatePolicyMaximumBatchSize(
-                    type=rolling.maximum_batch_size.type, value=rolling.maximum_batch_size.value
-                ),
-                wait_interval_in_seconds=rolling.wait_interval_s,
-                maximum_execution_timeout_in_seconds=rolling.max_execution_timeout_s,
-                rollback_maximum_batch_size=(
-                    SagemakerEndpointDeploymentConfigRollingUpdatePolicyRollbackMaximumBatchSize(
-                        type=rollback_batch.type, value=rollback_batch.value
-                    )
-                    if rollback_batch
-                    else None
-                ),
-            ),
-            auto_rollback_configuration=rollback,
+            rolling_update_policy=_rolling_update_policy(compiled.rolling), auto_rollback_configuration=rollback
         )
-    blue_green = compiled.blue_green
-    assert blue_green is not None  # CompiledDeployment holds exactly one policy
+    assert compiled.blue_green is not None  # CompiledDeployment holds exactly one policy
+    return SagemakerEndpointDeploymentConfig(
+        blue_green_update_policy=_blue_green_update_policy(compiled.blue_green), auto_rollback_configuration=rollback
+    )
+
+
+def _rolling_update_policy(rolling: RollingSettings) -> SagemakerEndpointDeploymentConfigRollingUpdatePolicy:
+    rollback_batch = rolling.rollback_maximum_batch_size
+    return SagemakerEndpointDeploymentConfigRollingUpdatePolicy(
+        maximum_batch_size=SagemakerEndpointDeploymentConfigRollingUpdatePolicyMaximumBatchSize(
+            type=rolling.maximum_batch_size.type, value=rolling.maximum_batch_size.value
+        ),
+        wait_interval_in_seconds=rolling.wait_interval_s,
+        maximum_execution_timeout_in_seconds=rolling.max_execution_timeout_s,
+        rollback_maximum_batch_size=(
+            SagemakerEndpointDeploymentConfigRollingUpdatePolicyRollbackMaximumBatchSize(
+                type=rollback_batch.type, value=rollback_batch.value
+            )
+            if rollback_batch
+            else None
+        ),
+    )
+
+
+def _blue_green_update_policy(blue_green: BlueGreenSettings) -> SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicy:
     canary, linear = blue_green.canary_size, blue_green.linear_step_size
     routing = SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfiguration(
         type=blue_green.traffic_type,
@@ -189,11 +205,8 @@ def _deployment_config(compiled: CompiledDeployment) -> SagemakerEndpointDeploym
             else None
         ),
     )
-    return SagemakerEndpointDeploymentConfig(
-        blue_green_update_policy=SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicy(
-            traffic_routing_configuration=routing,
-            maximum_execution_timeout_in_seconds=blue_green.max_execution_timeout_s,
-            termination_wait_in_seconds=blue_green.termination_wait_s,
-        ),
-        auto_rollback_configuration=rollback,
+    return SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicy(
+        traffic_routing_configuration=routing,
+        maximum_execution_timeout_in_seconds=blue_green.max_execution_timeout_s,
+        termination_wait_in_seconds=blue_green.termination_wait_s,
     )
