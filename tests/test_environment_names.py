@@ -12,6 +12,8 @@ from tests.conftest import CliRun
 from tritonform.config import ProjectLayout
 from tritonform.errors import UserError
 
+pytestmark = pytest.mark.config
+
 HOSTILE_NAMES = ["../../escape", "../dev", "dev/../../x", "./dev", ".", "..", "/tmp/x", "dev.yaml", "Dev", "dev\n",
                  "d" * 21, "", "-dev", "dév"]  # fmt: skip
 UNKNOWN_NAMES = ["qa", "prod2"]

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from tritonform.documents import parse_json, read_json, read_text, read_yaml
 from tritonform.errors import UserError
 
+pytestmark = pytest.mark.config
+
 
 def _refusal(call: object) -> str:
     with pytest.raises(UserError) as caught:

@@ -15,6 +15,8 @@ from tests.conftest import CliRun
 from tritonform.documents import MAX_ALIAS_EXPANSION, MAX_NESTING, read_yaml
 from tritonform.errors import UserError
 
+pytestmark = pytest.mark.config
+
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 MEMORY_BUDGET_BYTES = 64 * 1024 * 1024
 

@@ -20,6 +20,8 @@ from tritonform.documents import model_in, validate_data
 from tritonform.errors import UserError
 from tritonform.triton.smoke import SmokeFile
 
+pytestmark = pytest.mark.config
+
 # Nd digits of other scripts: Arabic-Indic, Devanagari, full-width, mathematical bold.
 FOREIGN_DIGITS = ["\u0660", "\u0966", "\uff10", "\U0001d7ce"]
 

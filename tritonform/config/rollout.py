@@ -28,6 +28,8 @@ TIMEOUT_API_MAX_S = 28800
 # hashicorp/aws 5.100.0 refuses maximum_execution_timeout_in_seconds outside 600-14400 (`terraform validate`:
 # "expected ... to be in the range (600 - 14400)"), below the 28800 the UpdateEndpoint API allows.
 TIMEOUT_TERRAFORM_MAX_S = 14400
+LINEAR_STEP_MIN_PERCENT = 10  # TrafficRoutingConfig.LinearStepSize: 10-50% of the instance count
+ROLLING_BATCH_MIN_PERCENT = 5  # RollingUpdatePolicy.MaximumBatchSize: 5-50% of the instance count
 
 WaitSeconds = Annotated[int, Field(ge=0, le=WAIT_MAX_S)]
 TimeoutSeconds = Annotated[int, Field(ge=TIMEOUT_MIN_S, le=TIMEOUT_TERRAFORM_MAX_S)]
@@ -128,7 +130,7 @@ class LinearPolicy(_PolicyBase):
     @field_validator("step")
     @classmethod
     def _limits(cls, size: Size) -> Size:
-        return _size_within(size, 10, 50, "a linear step")
+        return _size_within(size, LINEAR_STEP_MIN_PERCENT, 50, "a linear step")
 
     def steps(self, fleet: int) -> int:
         return math.ceil(fleet / max(self.step.instances_of(fleet), 1))
@@ -166,7 +168,19 @@ class RollingPolicy(_PolicyBase):
     @field_validator("batch")
     @classmethod
     def _limits(cls, size: Size) -> Size:
-        return _size_within(size, 5, 50, "a rolling batch")
+        return _size_within(size, ROLLING_BATCH_MIN_PERCENT, 50, "a rolling batch")
+
+    @model_validator(mode="after")
+    def _no_termination_wait(self) -> Self:
+        # RollingUpdatePolicy (SageMaker API Reference) has no termination wait: each batch's old instances
+        # are terminated as the batch completes, so a value here would be silently dropped.
+        if self.termination_wait_s:
+            raise FieldError(
+                "termination_wait_s",
+                "a rolling update has no termination wait (old instances go batch by batch); remove it, or use "
+                "a blue/green policy (canary, linear, all-at-once) to keep the old fleet after the update",
+            )
+        return self
 
     def waits(self) -> list[int]:
         if self.batch.percent is not None:
@@ -311,7 +325,7 @@ def _steps(
         return [Step(t, "shift all traffic to the new fleet", 100, fleet, fleet, policy.bake_s)]
 
     if isinstance(policy, CanaryPolicy):
-        canary = _whole_instances(policy.canary, fleet, "canary", "at most 50%", problems)
+        canary = _whole_instances(policy.canary, fleet, "canary", 0, problems)
         if canary is None:
             return []
         share = round(100 * canary / fleet)
@@ -321,7 +335,7 @@ def _steps(
         ]
 
     if isinstance(policy, LinearPolicy):
-        step = _whole_instances(policy.step, fleet, "linear step", "10-50%", problems)
+        step = _whole_instances(policy.step, fleet, "linear step", LINEAR_STEP_MIN_PERCENT, problems)
         if step is None:
             return []
         steps, moved = [], 0
@@ -334,7 +348,7 @@ def _steps(
             t += policy.step_wait_s
         return steps
 
-    batch = _whole_instances(policy.batch, fleet, "rolling batch", "5-50%", problems)
+    batch = _whole_instances(policy.batch, fleet, "rolling batch", ROLLING_BATCH_MIN_PERCENT, problems)
     if batch is None:
         return []
     steps, replaced = [], 0
@@ -350,15 +364,28 @@ def _steps(
     return steps
 
 
-def _whole_instances(size: Size, fleet: int, what: str, allowed: str, problems: list[FieldError]) -> int | None:
+def _whole_instances(size: Size, fleet: int, what: str, min_percent: int, problems: list[FieldError]) -> int | None:
     """The instances `size` means for this fleet, or None (with the problem recorded) when that is no
-    instance at all or more than half the fleet."""
+    instance at all, less than `min_percent` of the fleet, or more than half of it.
+
+    UpdateEndpoint applies the percentage bounds to the instance count the size stands for, also when it is
+    given as INSTANCE_COUNT (TrafficRoutingConfig.LinearStepSize: 10-50%, RollingUpdatePolicy.MaximumBatchSize:
+    5-50% of the variant's instance count; CanarySize: at most 50%; SageMaker API Reference)."""
+    allowed = f"{min_percent}-50%" if min_percent else "at most 50%"
     instances = size.instances_of(fleet)
     if instances < 1:
         problems.append(FieldError(
             "rollout_policy",
             f"a {size.describe()} {what.rsplit(maxsplit=1)[-1]} of {fleet} instance(s) rounds to zero instances; "
             f"use at least {math.ceil(100 / fleet)}% or instances: 1",
+        ))  # fmt: skip
+        return None
+    if instances * 100 < min_percent * fleet:
+        problems.append(FieldError(
+            "rollout_policy",
+            f"a {what} of {instances} of {fleet} instance(s) is {100 * instances / fleet:.3g}% of the fleet: "
+            f"SageMaker allows {allowed} of the instance count; use at least "
+            f"{math.ceil(min_percent * fleet / 100)} instance(s)",
         ))  # fmt: skip
         return None
     if instances * 2 > fleet:
