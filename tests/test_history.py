@@ -31,6 +31,8 @@ from tritonform.release.history import (
 )
 from tritonform.release.promote import rollback
 
+pytestmark = pytest.mark.config
+
 OLD_SHA = "1a2b" * 16
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/sagemaker-tritonserver:24.09-py3"
 
@@ -122,7 +124,8 @@ GOOD = change(None, full_snapshot(OLD_SHA))
 
 
 DAMAGED = {
-    "not-json": ('{"at": "2026-11-21T12:00:00Z", "action": ', "not JSON"),
+    "not-json": ('{"at": "2026-11-21T12:00:00Z", "action": ', "not valid JSON"),
+    "nested-past-the-parser": ("[" * 100_000 + "]" * 100_000, "nested thousands of levels deep"),
     "not-an-object": ("[1, 2]", "a history record is a JSON object, not an array"),
     "not-a-record": ('{"time": "yesterday"}', "action: required, but missing; allowed: attach, promote"),
     "unknown-action": (
@@ -169,6 +172,13 @@ def test_a_history_that_is_not_utf8_is_an_error_naming_the_line(tmp_path: Path) 
 
     with pytest.raises(UserError, match=r"dev\.jsonl:2: not UTF-8 text"):
         read_history(path)
+
+
+def test_a_directory_where_the_history_should_be_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "dev.jsonl").mkdir()
+
+    with pytest.raises(UserError, match=r"dev\.jsonl: is not a regular file"):
+        read_history(tmp_path / "dev.jsonl")
 
 
 def test_the_cli_reports_a_damaged_history_without_a_traceback(

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import (
     BeforeValidator,
@@ -34,17 +34,19 @@ from pydantic import (
 
 from tritonform.config import ProjectLayout
 from tritonform.config.release import VERSION_ID_LENGTH, Attachment, ModelName, ReleaseConfig, Sha256, version_id_for
-from tritonform.documents import FieldError, FrozenModel, validate_data
+from tritonform.documents import FieldError, FrozenModel, parse_json, validate_data
 from tritonform.errors import Problem, UserError
 
 ReleaseAction = Literal["attach", "promote", "rollback", "emergency-rollback"]
 """What a release command did when it wrote a new release file."""
 
-ChangeAction = ReleaseAction | Literal["recorded-late"]
+ChangeAction = Literal[ReleaseAction, "recorded-late"]
 """A change of the release file; recorded-late: one a killed run or an edit by hand left without a record."""
 
-ACTIONS: tuple[str, ...] = ("attach", "promote", "rollback", "emergency-rollback", "recorded-late", "rollback-detected")
+Action = Literal[ChangeAction, "rollback-detected"]
+ACTIONS: tuple[str, ...] = get_args(Action)
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+MAX_HISTORY_BYTES = 64 << 20  # some 90,000 records: far more than a lifetime of releases
 
 
 def history_file(layout: ProjectLayout, env: str) -> Path:
@@ -75,7 +77,7 @@ class ReleaseSnapshot(FrozenModel):
     model_name: ModelName | None = None
     s3_uri: Annotated[str, Field(pattern=r"^s3://\S+$", max_length=1024)] | None = None
     size_bytes: Annotated[int, BeforeValidator(_digits_as_int), Field(ge=1)] | None = None
-    triton_version: Annotated[str, Field(pattern=r"^\d{2}\.\d{2}$")] | None = None
+    triton_version: Annotated[str, Field(pattern=r"^[0-9]{2}\.[0-9]{2}$")] | None = None
     image: Annotated[str, Field(min_length=1)] | None = None
 
     @model_validator(mode="after")
@@ -184,12 +186,17 @@ class Entry:
 
 def read_entries(path: Path) -> list[Entry]:
     """Every record of a history file, each line validated; a missing file is an empty history."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    if not path.exists():
         return []
+    if not path.is_file():  # a directory, or a pipe that would block the read forever
+        raise UserError.single("is not a regular file, but a history (JSON Lines) is expected here", file=path)
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_HISTORY_BYTES + 1)
     except OSError as err:
         raise UserError.single(f"cannot be read: {err.strerror}", file=path) from None
+    if len(raw) > MAX_HISTORY_BYTES:
+        raise UserError.single(f"larger than {MAX_HISTORY_BYTES:,} bytes: not a history tritonform wrote", file=path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -209,10 +216,7 @@ def read_history(path: Path) -> list[HistoryRecord]:
 
 
 def _parse(path: Path, number: int, line: str) -> HistoryRecord:
-    try:
-        data = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise _problem(path, number, f"not JSON ({err.msg} at column {err.colno}): the history is damaged") from None
+    data = parse_json(line, path, line=number)
     if not isinstance(data, dict):
         raise _problem(path, number, f"a history record is a JSON object, not {_JSON_KINDS[type(data)]}")
     action = data.get("action")
