@@ -23,8 +23,19 @@ from tests.conftest import REPO_ROOT, CliRun, copy_project, edit_yaml, tritonfor
 from tritonform import terraform
 from tritonform.config import ProjectLayout, load_deployment
 from tritonform.release.attach import current_release
+from tritonform.review.assess import review_environment
+from tritonform.review.model import (
+    AlarmChange,
+    EnvironmentReview,
+    Finding,
+    PlannedChange,
+    Removal,
+    RolloutSummary,
+    Verdict,
+    VersionChange,
+)
 from tritonform.review.plan import load_plan
-from tritonform.review.render import GITHUB_COMMENT_LIMIT, EnvironmentReview, markdown, plain, review_environment
+from tritonform.review.render import GITHUB_COMMENT_LIMIT, markdown, plain
 from tritonform.standin import MotoServer
 
 pytestmark = pytest.mark.terraform
@@ -137,7 +148,8 @@ def test_no_change(base: Base, tmp_path: Path) -> None:
     review = review_of(base, tmp_path, lambda _project: None)
 
     assert review.verdict == "no change"
-    assert "(unchanged)" in review.version_line
+    assert review.version.status == "unchanged"
+    assert "- model version: " in markdown([review]) and "(unchanged)" in markdown([review])
 
 
 def test_version_bump_is_safe_and_names_both_versions(base: Base, tmp_path: Path) -> None:
@@ -146,13 +158,15 @@ def test_version_bump_is_safe_and_names_both_versions(base: Base, tmp_path: Path
     assert review.verdict == "safe", review.reasons
     old = current_release(ProjectLayout(base.project), "dev")
     assert old is not None
-    assert f"{old.version_id} -> **{NEW_SHA[:12]}**" in review.version_line
-    assert "attached by alice" in review.version_line
-    assert review.first == []  # model and configuration are created before the old ones go: no downtime
-    rollout = dict(review.sections)["Rollout"]
-    assert any("shift all traffic to the new fleet" in line for line in rollout)
-    capacity = dict(review.sections)["Capacity and cost (estimate)"]
-    assert any("extra x ml.g4dn.xlarge" in line for line in capacity)
+    assert (review.version.base_version_id, review.version.version_id) == (old.version_id, NEW_SHA[:12])
+    text = markdown([review])
+    assert f"{old.version_id} -> **{NEW_SHA[:12]}**" in text
+    assert "attached by alice" in text
+    assert review.removals == ()  # model and configuration are created before the old ones go: no downtime
+    assert review.rollout is not None
+    assert any("shift all traffic to the new fleet" in line for line in review.rollout.timeline)
+    assert review.update_capacity is not None and review.update_capacity.instance_type == "ml.g4dn.xlarge"
+    assert "- during the update: up to 1 extra x ml.g4dn.xlarge" in text
 
 
 def test_policy_change_is_shown_with_its_timeline(base: Base, tmp_path: Path) -> None:
@@ -162,10 +176,11 @@ def test_policy_change_is_shown_with_its_timeline(base: Base, tmp_path: Path) ->
 
     review = review_of(base, tmp_path, slower)
 
-    assert any("update" in c and "aws_sagemaker_endpoint." in c for c in review.changes)
-    rollout = dict(review.sections)["Rollout"]
-    assert "policy `slow-bake` (all-at-once)" in rollout[0]
-    assert any("bake 20:00" in line for line in rollout)
+    assert any(c.action == "update" and "aws_sagemaker_endpoint." in c.address for c in review.changes)
+    assert review.rollout is not None
+    assert (review.rollout.policy_name, review.rollout.kind) == ("slow-bake", "all-at-once")
+    assert "**Rollout**\n\npolicy `slow-bake` (all-at-once)" in markdown([review])
+    assert any("bake 20:00" in line for line in review.rollout.timeline)
 
 
 def test_instance_type_change_needs_attention_with_capacity_and_cost(base: Base, tmp_path: Path) -> None:
@@ -174,9 +189,14 @@ def test_instance_type_change_needs_attention_with_capacity_and_cost(base: Base,
 
     assert review.verdict == "needs attention"
     assert "the instance type or count changes" in review.reasons
-    capacity = dict(review.sections)["Capacity and cost (estimate)"]
-    assert "instances: 1 x ml.g4dn.xlarge -> **1 x ml.g4dn.2xlarge**" in capacity
-    assert any("USD/month (estimate, on-demand)" in line for line in capacity)
+    (change,) = review.instance_changes
+    assert (change.old_count, change.old_type, change.new_count, change.new_type) == (
+        1, "ml.g4dn.xlarge", 1, "ml.g4dn.2xlarge")  # fmt: skip
+    assert change.monthly_delta is not None and change.monthly_delta > 0  # the larger type costs more
+    text = markdown([review])
+    assert "- instances: 1 x ml.g4dn.xlarge -> **1 x ml.g4dn.2xlarge**" in text
+    assert "USD/month (estimate, on-demand)" in text
+    assert "    instances: 1 x ml.g4dn.xlarge -> 1 x ml.g4dn.2xlarge\n" in plain([review])
 
 
 def test_removed_alarm_needs_attention_and_is_called_out_first(base: Base, tmp_path: Path) -> None:
@@ -184,13 +204,17 @@ def test_removed_alarm_needs_attention_and_is_called_out_first(base: Base, tmp_p
                                                            lambda d: d.update(rollback_alarms={"model_errors": None})))  # fmt: skip
 
     assert review.verdict == "needs attention"
-    alarms = dict(review.sections)["Rollback alarms"]
-    assert "removed: `text-embedder-dev-rollback-model-errors`" in alarms
-    assert "no longer watched during rollouts: text-embedder-dev-rollback-model-errors" in alarms
+    assert AlarmChange("delete", "text-embedder-dev-rollback-model-errors") in review.alarm_changes
+    assert [u.alarm_names for u in review.unwatched_alarms] == [("text-embedder-dev-rollback-model-errors",)]
+    text = markdown([review])
+    assert "- removed: `text-embedder-dev-rollback-model-errors`" in text
+    assert "- no longer watched during rollouts: text-embedder-dev-rollback-model-errors" in text
     assert any("rollback alarm text-embedder-dev-rollback-model-errors is removed" in r for r in review.reasons)
-    assert review.first == ["**DELETE** `" + next(c.split()[1] for c in review.changes if "metric_alarm" in c) + "`"]
+    alarm = next(c.address for c in review.changes if "metric_alarm" in c.address)
+    assert review.removals == (Removal("delete", alarm),)
+    assert f"- **DELETE** `{alarm}`" in text
     # with hashicorp/aws 5.100.0 the endpoint's rollback settings change in place (older providers replaced it)
-    assert any(c.startswith("update") and "aws_sagemaker_endpoint." in c for c in review.changes)
+    assert any(c.action == "update" and "aws_sagemaker_endpoint." in c.address for c in review.changes)
 
 
 def test_endpoint_replacement_is_called_out_first(base: Base, tmp_path: Path) -> None:
@@ -198,7 +222,9 @@ def test_endpoint_replacement_is_called_out_first(base: Base, tmp_path: Path) ->
                                                            lambda d: d["endpoint"].update(name="text-embedder-dev2")))  # fmt: skip
 
     assert review.verdict == "needs attention"
-    assert review.first[0].startswith("**REPLACE** `aws_sagemaker_endpoint.")
+    assert review.removals[0].action == "replace"
+    assert review.removals[0].address.startswith("aws_sagemaker_endpoint.")
+    assert "### dev: 🔴 needs attention\n\n- **REPLACE** `aws_sagemaker_endpoint." in markdown([review])
     assert any(r.startswith("replacing the endpoint is downtime") for r in review.reasons)
 
 
@@ -250,8 +276,8 @@ def test_missing_plan_and_unknown_stack_exit_2(tmp_path: Path, run_cli: Callable
 
 
 def test_a_huge_review_is_truncated_within_githubs_limit() -> None:
-    review = EnvironmentReview("prod", "prod", changes=[f"update   aws_thing.resource_{i:06d}" for i in range(20_000)])
-    review.version_line = "m 1 -> 2"
+    changes = tuple(PlannedChange("update", f"aws_thing.resource_{i:06d}") for i in range(20_000))
+    review = EnvironmentReview("prod", "prod", VersionChange("m", "2", "changed", "1"), changes=changes)
 
     text = markdown([review])
 
@@ -303,10 +329,10 @@ def test_turning_a_hardening_control_off_needs_attention_and_is_listed(base: Bas
                                                            lambda d: d.update(encryption={"artifacts": False})))  # fmt: skip
 
     assert review.verdict == "needs attention"
-    turned_off = dict(review.sections)["Hardening controls turned off"]
-    assert any(line.startswith("without **kms-artifacts** (`encryption.artifacts`)") for line in turned_off)
+    assert "kms-artifacts" in [off.name for off in review.hardening_off]
+    assert "\n- without **kms-artifacts** (`encryption.artifacts`)" in markdown([review])
     assert any("hardening controls this environment runs without change" in r for r in review.reasons)
-    assert any("aws_s3_bucket_server_side_encryption_configuration" in c for c in review.changes)
+    assert any("aws_s3_bucket_server_side_encryption_configuration" in c.address for c in review.changes)
 
 
 def test_unchanged_hardening_is_listed_without_attention(base: Base, tmp_path: Path) -> None:
@@ -314,8 +340,64 @@ def test_unchanged_hardening_is_listed_without_attention(base: Base, tmp_path: P
 
     assert review.verdict == "safe", review.reasons
     # the stand-in copy of dev runs without a VPC and without network isolation (see _stand_in_project)
-    vpc, isolation = dict(review.sections)["Hardening controls turned off"]
-    assert vpc.startswith("without **vpc** (`network.subnet_ids`): exception SEC-1001 approved by ml-platform-security")
-    assert isolation == (
-        "without **network-isolation** (`network.network_isolation`): no exception recorded (dev does not need one)"
+    vpc, isolation = review.hardening_off
+    assert (vpc.name, isolation.name) == ("vpc", "network-isolation")
+    assert vpc.exception is not None and isolation.exception is None
+    lines = markdown([review]).splitlines()
+    assert any(line.startswith("- without **vpc** (`network.subnet_ids`): exception SEC-1001, approved by "
+                               "ml-platform-security") for line in lines)  # fmt: skip
+    assert (
+        "- without **network-isolation** (`network.network_isolation`): no exception recorded (dev does not need one)"
+    ) in lines
+    assert "    without vpc (network.subnet_ids): exception SEC-1001, approved by" in plain([review])
+
+
+# --- the verdict and the two renderers, from a review built by hand (no Terraform needed) -------------------
+
+ALARM_ADDRESS = "aws_cloudwatch_metric_alarm.errors"
+
+
+def _review(**fields: Any) -> EnvironmentReview:
+    return EnvironmentReview(
+        "prod", "prod", VersionChange("m", "v2", "changed", "v1", sha256="cd" * 32, attached_by="bob",
+                                      commit="0123456789abcdef", reason="retrained"),
+        changes=(PlannedChange("update", "aws_sagemaker_endpoint.e"),), **fields,
+    )  # fmt: skip
+
+
+def test_the_verdict_follows_the_concerns_not_the_text() -> None:
+    assert _review().verdict is Verdict.SAFE
+    assert _review().reasons == ["new version through the rollout policy, nothing destroyed"]
+    assert _review(concerns=("x is replaced",)).verdict is Verdict.NEEDS_ATTENTION
+    unchanged = EnvironmentReview("prod", "prod", VersionChange("m -> n", "v1", "unchanged", "v1"),
+                                  changes=(PlannedChange("update", "aws_s3_bucket.b"),))  # fmt: skip
+    assert unchanged.reasons == ["in-place changes only"]  # an arrow in a model name is not a new version
+    assert EnvironmentReview("prod", "prod", unchanged.version).verdict is Verdict.NO_CHANGE
+
+
+def test_markdown_and_plain_text_say_the_same_with_and_without_markup() -> None:
+    review = _review(
+        concerns=(f"{ALARM_ADDRESS} is destroyed", "1 security finding(s)"),
+        removals=(Removal("delete", ALARM_ADDRESS),),
+        rollout=RolloutSummary("canary", "canary", 900, 2, ("00:00 shift 10%", "15:00 shift the rest")),
+        findings=(Finding("CKV_AWS_98", "Ensure KMS", "aws_sagemaker_endpoint_configuration.c"),),
     )
+
+    text, lines = markdown([review]), plain([review]).splitlines()
+
+    assert f"- **DELETE** `{ALARM_ADDRESS}`" in text
+    assert "- model version: m v1 -> **v2** (sha256 `cdcdcdcdcdcdcdcd...`, attached by bob from `0123456789ab`" in text
+    assert "```\n00:00 shift 10%\n15:00 shift the rest\n```" in text
+    assert "- CKV_AWS_98: Ensure KMS (`aws_sagemaker_endpoint_configuration.c`)" in text
+    assert lines[0] == f"prod (prod): needs attention: {ALARM_ADDRESS} is destroyed; 1 security finding(s)"
+    assert f"  ! DELETE {ALARM_ADDRESS}" in lines
+    assert "  version  m v1 -> v2 (sha256 cdcdcdcdcdcdcdcd..., attached by bob from 0123456789ab: retrained)" in lines
+    assert lines[3:6] == [
+        "  Rollout:",
+        "    policy canary (canary), up to 15:00, 2 rollback alarm(s)",
+        "    00:00 shift 10%",
+    ]
+    assert "    CKV_AWS_98: Ensure KMS (aws_sagemaker_endpoint_configuration.c)" in lines
+    assert not any("`" in line or "**" in line for line in lines)
+    outside_git = VersionChange("m", "v2", "changed", "v1", sha256="cd" * 32, attached_by="bob", reason="retrained")
+    assert "attached by bob: retrained)" in plain([EnvironmentReview("prod", "prod", outside_git)])

@@ -300,4 +300,4 @@ def test_gate_failures_feed_the_plan_review(
     assert "FAILED    CKV_AWS_98 tritonform-prod triton/configuration (synth)" in result.out
     findings = load_findings(report)  # what `tritonform review --findings` reads
     assert set(findings) >= {"dev", "staging", "prod"}
-    assert any(line.startswith("CKV_AWS_98: ") and "triton/configuration (synth)" in line for line in findings["prod"])
+    assert any(f.check_id == "CKV_AWS_98" and f.resource == "triton/configuration (synth)" for f in findings["prod"])

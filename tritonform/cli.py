@@ -526,7 +526,8 @@ def _review(root: Path, args: argparse.Namespace) -> int:
     from tritonform.release.attach import current_release  # noqa: PLC0415
     from tritonform.review.findings import load_findings  # noqa: PLC0415
     from tritonform.review.plan import load_plan  # noqa: PLC0415
-    from tritonform.review.render import markdown, plain, review_environment  # noqa: PLC0415
+    from tritonform.review.assess import review_environment  # noqa: PLC0415
+    from tritonform.review.render import markdown, plain  # noqa: PLC0415
 
     layout = ProjectLayout(root)
     known = layout.environment_names()

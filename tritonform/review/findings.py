@@ -7,16 +7,17 @@ from pathlib import Path
 from typing import Any
 
 from tritonform.errors import UserError
+from tritonform.review.model import Finding
 
 
-def load_findings(path: Path) -> dict[str, list[str]]:
+def load_findings(path: Path) -> dict[str, list[Finding]]:
     """Failed checks per environment (matched through the stack directory in each finding's file path)."""
     try:
         document: Any = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise UserError.single(f"not a checkov JSON report: {err}", file=path) from None
     reports = document if isinstance(document, list) else [document]
-    found: dict[str, list[str]] = {}
+    found: dict[str, list[Finding]] = {}
     for report in reports:
         if not isinstance(report, dict) or "results" not in report:
             raise UserError.single("not a checkov JSON report: no results (checkov ... -o json)", file=path)
@@ -27,6 +28,6 @@ def load_findings(path: Path) -> dict[str, list[str]]:
                 continue
             env = file_path.split(marker, 1)[1].split("/", 1)[0]
             found.setdefault(env, []).append(
-                f"{check.get('check_id')}: {check.get('check_name')} (`{check.get('resource')}`)"
+                Finding(str(check.get("check_id")), str(check.get("check_name")), str(check.get("resource")))
             )
     return found
