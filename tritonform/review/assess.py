@@ -63,6 +63,8 @@ def hourly_price(region: str, instance_type: str) -> float | None:
 def review_environment(
     deployment: Deployment, plan: Plan, base_release: ReleaseConfig | None, findings: list[Finding] | None = None
 ) -> EnvironmentReview:
+    """`base_release` is the environment's release on the base branch (None: the environment is new);
+    `findings` the failed security checks on its stacks."""
     env = deployment.environment
     version = _version(deployment, base_release)
     changes = tuple(PlannedChange(c.action, c.address) for c in plan.effective)
