@@ -162,9 +162,9 @@ class ConfigurationInputs:
     """Every input of the model and the endpoint configuration that makes Terraform replace them, apart
     from the endpoint name and the version id, which the configuration name carries itself.
 
-    Every argument of aws_sagemaker_model and aws_sagemaker_endpoint_configuration is ForceNew in the AWS
-    provider (5.100; registry.terraform.io/providers/hashicorp/aws/5.100.0/docs), and SageMaker refuses
-    to create a configuration or a model under a name that exists ("Cannot create already existing
+    Every argument of aws_sagemaker_model and aws_sagemaker_endpoint_configuration but `tags` is ForceNew
+    in the AWS provider (5.100; registry.terraform.io/providers/hashicorp/aws/5.100.0/docs), and SageMaker
+    refuses to create a configuration or a model under a name that exists ("Cannot create already existing
     endpoint configuration"). So each of these must change the name, through `settings_digest`.
     """
 
