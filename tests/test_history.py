@@ -31,6 +31,8 @@ from tritonform.release.history import (
 )
 from tritonform.release.promote import rollback
 
+pytestmark = pytest.mark.config  # no server: rollback is refused before any AWS call, the CLI runs in-process
+
 pytestmark = pytest.mark.config
 
 OLD_SHA = "1a2b" * 16
