@@ -1,0 +1,96 @@
+"""A local SageMaker for endpoints: it deploys, shifts traffic, watches the rollback alarms and rolls back.
+
+moto answers UpdateEndpoint with HTTP 500 and puts every endpoint InService at once, so tests of rollouts
+cannot run against it alone. This stand-in answers the endpoint operations itself, runs each update as a
+state machine on a scaled clock, and forwards everything else to a moto server (tritonform/standin.py).
+It binds 127.0.0.1 on a free port, runs in its own process group, stops by itself after its lifetime,
+and is stopped by its process id.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tritonform.standin import MotoServer
+
+START_TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class LocalSageMakerServer:
+    url: str
+    pid: int
+    time_scale: float
+    log_path: Path | None
+
+    def env(self, moto: MotoServer, region: str = "us-east-1") -> dict[str, str]:
+        """Every AWS client at the stand-in (it forwards what it does not answer itself to moto)."""
+        return {**moto.env(region), "AWS_ENDPOINT_URL": self.url}
+
+    def log_tail(self, lines: int = 40) -> str:
+        if self.log_path is None:
+            return ""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def local_sagemaker(
+    moto: MotoServer,
+    *,
+    time_scale: float = 1.0,
+    provisioning_s: float = 60.0,
+    lifetime_s: float = 3600.0,
+    log_path: Path | None = None,
+) -> Iterator[LocalSageMakerServer]:
+    """Start `python -m tritonform.localsagemaker` in front of `moto`; stop it by its process group on exit."""
+    port = _free_port()
+    command = [
+        sys.executable, "-m", "tritonform.localsagemaker", "--moto", moto.url, "--port", str(port),
+        "--time-scale", str(time_scale), "--provisioning-seconds", str(provisioning_s),
+        "--lifetime-seconds", str(lifetime_s),
+    ]  # fmt: skip
+    log = log_path.open("wb") if log_path else None
+    process = subprocess.Popen(
+        command, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    server = LocalSageMakerServer(f"http://127.0.0.1:{port}", process.pid, time_scale, log_path)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the local SageMaker did not start:\n{server.log_tail()}") from None
+                time.sleep(0.1)
+        yield server
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        if log is not None:
+            log.close()

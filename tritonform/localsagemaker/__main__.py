@@ -1,0 +1,33 @@
+"""`python -m tritonform.localsagemaker --moto URL --port N --time-scale F`: serve until the lifetime ends."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from tritonform.localsagemaker.backing import Backing
+from tritonform.localsagemaker.runner import Clock
+from tritonform.localsagemaker.server import LocalServer, serve
+from tritonform.localsagemaker.service import LocalSageMaker
+
+DEFAULT_PROVISIONING_S = 60.0
+DEFAULT_LIFETIME_S = 3600.0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tritonform.localsagemaker", description=__doc__)
+    parser.add_argument("--moto", required=True, help="URL of the moto server on 127.0.0.1")
+    parser.add_argument("--port", type=int, required=True, help="port to bind on 127.0.0.1")
+    parser.add_argument("--time-scale", type=float, default=1.0, help="divides every wait, bake and timeout")
+    parser.add_argument("--provisioning-seconds", type=float, default=DEFAULT_PROVISIONING_S,
+                        help="model seconds a fleet or a batch of instances takes to start")  # fmt: skip
+    parser.add_argument("--lifetime-seconds", type=float, default=DEFAULT_LIFETIME_S,
+                        help="real seconds after which the server stops by itself")  # fmt: skip
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    sagemaker = LocalSageMaker(Backing(args.moto), Clock(args.time_scale), args.provisioning_seconds)
+    serve(LocalServer(args.port, args.moto, sagemaker), args.lifetime_seconds)
+
+
+if __name__ == "__main__":
+    main()
