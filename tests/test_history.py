@@ -33,8 +33,6 @@ from tritonform.release.promote import rollback
 
 pytestmark = pytest.mark.config  # no server: rollback is refused before any AWS call, the CLI runs in-process
 
-pytestmark = pytest.mark.config
-
 OLD_SHA = "1a2b" * 16
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/sagemaker-tritonserver:24.09-py3"
 
