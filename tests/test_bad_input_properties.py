@@ -3,14 +3,14 @@ is a clean result or a UserError naming the file, never a traceback (hypothesis 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, copy_project
 from tritonform.config import ProjectLayout
 from tritonform.config.environment import EnvironmentConfig
 from tritonform.config.loader import load_deployments, load_policy
@@ -19,6 +19,8 @@ from tritonform.documents import validate_data
 from tritonform.errors import UserError
 from tritonform.security.scan import load_baseline
 from tritonform.triton.validate import validate_repository
+
+pytestmark = pytest.mark.config
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-(10**12), 10**12), st.floats(allow_nan=True),
@@ -63,9 +65,7 @@ def test_any_release_document_is_accepted_or_refused_cleanly(document: dict[str,
 @SETTINGS
 @given(st.binary(max_size=400))
 def test_any_bytes_as_an_environment_file(tmp_path_factory: object, content: bytes) -> None:
-    root = Path(str(tmp_path_factory.mktemp("p")))  # type: ignore[attr-defined]
-    for name in ("environments", "rollout_policies", "model_repository"):
-        shutil.copytree(REPO_ROOT / name, root / name)
+    root = copy_project(Path(str(tmp_path_factory.mktemp("p"))))  # type: ignore[attr-defined]
     (root / "environments" / "dev.yaml").write_bytes(content)
     try:
         load_deployments(ProjectLayout(root), ["dev"])

@@ -9,6 +9,8 @@ import pytest
 
 from benchmarks import bench_synth
 
+pytestmark = pytest.mark.synth
+
 
 def test_synth_benchmark_runs_and_both_paths_agree(capsys: pytest.CaptureFixture[str]) -> None:
     code = bench_synth.main(["--runs", "1", "--no-targets"])

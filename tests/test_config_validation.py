@@ -14,6 +14,8 @@ from tritonform.config import ProjectLayout, load_deployments
 from tritonform.documents import read_yaml
 from tritonform.errors import UserError
 
+pytestmark = pytest.mark.config
+
 Change = Callable[[dict[str, Any]], object]
 
 

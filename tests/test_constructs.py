@@ -39,6 +39,8 @@ from tritonform.constructs._aws import (
     SagemakerModel,
 )
 
+pytestmark = pytest.mark.constructs
+
 SHA = "ab" * 32
 
 

@@ -11,6 +11,8 @@ import yaml
 
 from tests.conftest import copy_project, tritonform_subprocess
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.mark.terraform
 def test_demo_releases_the_example_to_dev_and_promotes_it_to_staging(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ import yaml
 from botocore.awsrequest import AWSRequest, AWSResponse
 from botocore.exceptions import ClientError
 
-from tests.conftest import REPO_ROOT, CliRun, copy_project, tritonform_subprocess
+from tests.conftest import REPO_ROOT, CliRun, copy_project, create_artifact_buckets, tritonform_subprocess
 from tests.test_release_live import make_live, publish_version
 from tritonform.config import ProjectLayout, load_deployment
 from tritonform.errors import EXIT_INVALID_INPUT, UserError
@@ -38,6 +38,8 @@ from tritonform.release.package import package
 from tritonform.release.publish import publish
 from tritonform.standin import MotoServer
 
+pytestmark = pytest.mark.e2e
+
 SLOW_DOWN = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
 
 
@@ -47,13 +49,6 @@ class _Raw:
 
     def stream(self, **_kwargs: object) -> Iterator[bytes]:
         yield self.body
-
-
-@pytest.fixture
-def bucket(aws: MotoServer) -> str:
-    aws.reset()
-    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="acme-tritonform-dev-artifacts")
-    return "acme-tritonform-dev-artifacts"
 
 
 def failing_first(monkeypatch: pytest.MonkeyPatch, operation: str, failures: int) -> list[int]:
@@ -77,32 +72,32 @@ def failing_first(monkeypatch: pytest.MonkeyPatch, operation: str, failures: int
 
 
 def test_a_throttled_call_is_retried_then_reported(
-    tmp_path: Path, bucket: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, dev_bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     package(REPO_ROOT / "model_repository", tmp_path, default_model="text_embedder")
     calls = failing_first(monkeypatch, "HeadObject", failures=10_000)
 
     with pytest.raises(UserError) as raised:
-        publish(tmp_path, bucket=bucket, region="us-east-1", quiet=True)
+        publish(tmp_path, bucket=dev_bucket, region="us-east-1", quiet=True)
 
     assert len(calls) == aws_clients.MAX_ATTEMPTS  # bounded: no endless retrying
     assert "look up s3://" in raised.value.render()
     assert "503" in raised.value.render() or "SlowDown" in raised.value.render()
-    assert boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+    assert boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket=dev_bucket).get("KeyCount") == 0
 
 
-def test_a_transient_fault_is_ridden_out(tmp_path: Path, bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_transient_fault_is_ridden_out(tmp_path: Path, dev_bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
     manifest = package(REPO_ROOT / "model_repository", tmp_path, default_model="text_embedder")
     calls = failing_first(monkeypatch, "HeadObject", failures=2)
 
-    result = publish(tmp_path, bucket=bucket, region="us-east-1", quiet=True)
+    result = publish(tmp_path, bucket=dev_bucket, region="us-east-1", quiet=True)
 
     assert result.uploaded and result.sha256 == manifest.sha256
     assert len(calls) >= 3
 
 
 def test_a_throttled_upload_is_retried_then_reported(
-    tmp_path: Path, bucket: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, dev_bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """boto3's managed upload wraps the last ClientError in S3UploadFailedError (a boto3, not a botocore,
     error): it is reported like every other AWS failure, not as a traceback."""
@@ -110,13 +105,13 @@ def test_a_throttled_upload_is_retried_then_reported(
     calls = failing_first(monkeypatch, "PutObject", failures=10_000)
 
     with pytest.raises(UserError) as raised:
-        publish(tmp_path, bucket=bucket, region="us-east-1", quiet=True)
+        publish(tmp_path, bucket=dev_bucket, region="us-east-1", quiet=True)
 
     assert len(calls) == aws_clients.MAX_ATTEMPTS
     rendered = raised.value.render()
-    assert f"upload to s3://{bucket}/text_embedder/{manifest.sha256}/model.tar.gz" in rendered
+    assert f"upload to s3://{dev_bucket}/text_embedder/{manifest.sha256}/model.tar.gz" in rendered
     assert "SlowDown" in rendered
-    assert boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+    assert boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket=dev_bucket).get("KeyCount") == 0
 
 
 # --- a command killed part-way, then run again ---------------------------------------------------------
@@ -142,7 +137,7 @@ def stopped(process: subprocess.Popen[bytes]) -> None:
 
 
 def test_a_publish_killed_mid_upload_leaves_no_object_and_a_rerun_completes_cleanly(
-    tmp_path: Path, bucket: str
+    tmp_path: Path, dev_bucket: str
 ) -> None:
     """SIGKILL (no handler runs, so boto3 cannot abort anything) while the parts of a multipart upload are
     on their way. A multipart upload only becomes an object when it is completed, so nothing is at the
@@ -156,7 +151,7 @@ def test_a_publish_killed_mid_upload_leaves_no_object_and_a_rerun_completes_clea
     assert manifest.size_bytes > 2 * publishing.PART_BYTES
     key = f"text_embedder/{manifest.sha256}/model.tar.gz"
     s3 = boto3.client("s3", region_name="us-east-1")
-    neighbour = s3.create_multipart_upload(Bucket=bucket, Key=f"{key}.other")["UploadId"]  # same prefix
+    neighbour = s3.create_multipart_upload(Bucket=dev_bucket, Key=f"{key}.other")["UploadId"]  # same prefix
     before = tree(tmp_path)
     command = ["--root", str(project), "release", "publish", str(tmp_path / "pkg"), "--env", "dev", "--quiet"]
 
@@ -165,7 +160,7 @@ def test_a_publish_killed_mid_upload_leaves_no_object_and_a_rerun_completes_clea
         deadline = time.monotonic() + 60
         abandoned: list[str] = []
         while not abandoned and process.poll() is None and time.monotonic() < deadline:
-            uploads = s3.list_multipart_uploads(Bucket=bucket, Prefix=key).get("Uploads", [])
+            uploads = s3.list_multipart_uploads(Bucket=dev_bucket, Prefix=key).get("Uploads", [])
             abandoned = [u["UploadId"] for u in uploads if u["Key"] == key]
             time.sleep(0.01)  # only ListMultipartUploads: moto's ListParts during the upload breaks it
         assert abandoned, f"no multipart upload seen before publish ended: {process.poll()}"
@@ -175,24 +170,24 @@ def test_a_publish_killed_mid_upload_leaves_no_object_and_a_rerun_completes_clea
         stopped(process)
 
     with pytest.raises(ClientError) as missing:
-        s3.head_object(Bucket=bucket, Key=key)
+        s3.head_object(Bucket=dev_bucket, Key=key)
     assert missing.value.response["Error"]["Code"] == "404"
-    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
-    left = {u["UploadId"] for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])}
+    assert s3.list_objects_v2(Bucket=dev_bucket).get("KeyCount") == 0
+    left = {u["UploadId"] for u in s3.list_multipart_uploads(Bucket=dev_bucket).get("Uploads", [])}
     assert left == {abandoned[0], neighbour}  # nobody aborted it: SIGKILL runs no cleanup
     assert tree(tmp_path) == before  # no local file written or changed
 
     rerun = tritonform_subprocess(*command, cwd=project, timeout=120)
 
     assert rerun.returncode == 0, rerun.stderr
-    assert f"published: s3://{bucket}/{key}" in rerun.stdout
-    head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    assert f"published: s3://{dev_bucket}/{key}" in rerun.stdout
+    head = s3.head_object(Bucket=dev_bucket, Key=key, ChecksumMode="ENABLED")
     assert head["ContentLength"] == manifest.size_bytes and head["Metadata"]["sha256"] == manifest.sha256
     digest = hashlib.sha256()
-    for chunk in s3.get_object(Bucket=bucket, Key=key)["Body"].iter_chunks(1 << 20):
+    for chunk in s3.get_object(Bucket=dev_bucket, Key=key)["Body"].iter_chunks(1 << 20):
         digest.update(chunk)
     assert digest.hexdigest() == manifest.sha256
-    remaining = {u["UploadId"] for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])}
+    remaining = {u["UploadId"] for u in s3.list_multipart_uploads(Bucket=dev_bucket).get("Uploads", [])}
     assert remaining == {neighbour}  # the stale upload under its key was aborted; another key's was not
     assert tree(tmp_path) == before
 
@@ -238,7 +233,7 @@ sys.exit(main(sys.argv[1:]))
 
 @pytest.mark.parametrize("point", ["writing", "renaming"])
 def test_an_attach_killed_while_writing_the_release_leaves_the_old_one_and_a_rerun_completes(
-    tmp_path: Path, bucket: str, point: str
+    tmp_path: Path, dev_bucket: str, point: str
 ) -> None:
     """The real CLI in a child process that SIGKILLs itself half-way through writing the new release to its
     temporary file, or with the temporary file complete but not yet renamed over the release: the release
@@ -250,7 +245,7 @@ def test_an_attach_killed_while_writing_the_release_leaves_the_old_one_and_a_rer
         config.read_text().replace("max_queue_delay_microseconds: 2000", "max_queue_delay_microseconds: 1500")
     )
     manifest = package(project / "model_repository", tmp_path / "pkg", default_model="text_embedder")
-    publish(tmp_path / "pkg", bucket=bucket, region="us-east-1", quiet=True)
+    publish(tmp_path / "pkg", bucket=dev_bucket, region="us-east-1", quiet=True)
     layout = ProjectLayout(project)
     release_file, history = layout.release_file("dev"), history_file(layout, "dev")
     old = release_file.read_bytes()
@@ -286,7 +281,7 @@ def test_an_attach_killed_while_writing_the_release_leaves_the_old_one_and_a_rer
 
 
 def test_an_attach_killed_before_its_history_record_is_recorded_late_by_the_next_one(
-    tmp_path: Path, bucket: str
+    tmp_path: Path, dev_bucket: str
 ) -> None:
     """Killed after the rename and before the record (the window is one fsync): the next command that takes
     the environment's lock finds a release the history does not end with and records it from the release
@@ -327,11 +322,7 @@ def test_an_attach_killed_before_its_history_record_is_recorded_late_by_the_next
 def live_in_dev(tmp_path: Path, aws: MotoServer) -> tuple[Path, str]:
     """A project copy whose dev runs a newly attached version (endpoint InService, alarms OK), with a
     versioned dev bucket and an empty staging bucket."""
-    aws.reset()
-    s3 = boto3.client("s3", region_name="us-east-1")
-    for env in ("dev", "staging"):
-        s3.create_bucket(Bucket=f"acme-tritonform-{env}-artifacts")
-    s3.put_bucket_versioning(Bucket=DEV_BUCKET, VersioningConfiguration={"Status": "Enabled"})  # as the stack does
+    create_artifact_buckets(aws, "dev", "staging", versioned=("dev",))
     project = copy_project(tmp_path / "project")
     sha256 = publish_version(project, tmp_path, 1500)
     attach(ProjectLayout(project), "dev", sha256, actor="ci", reason="new version")

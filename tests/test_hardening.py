@@ -3,19 +3,20 @@ prod refuses to turn one off without a recorded security exception, and what is 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import CliRun, Editor
+from tests.conftest import CliRun, Editor, stack_document
 from tritonform.config import ProjectLayout, load_deployments
 from tritonform.config.environment import HARDENING_CONTROLS, weakened_controls
 from tritonform.config.names import configuration_name
 from tritonform.config.rules import RULES
 from tritonform.synth import synthesize
+
+pytestmark = pytest.mark.synth
 
 EXCEPTION = {
     "control": "network-isolation",
@@ -143,15 +144,9 @@ def test_access_logs_cannot_go_to_the_bucket_itself(
     assert "artifacts.access_log_bucket: a bucket cannot hold its own access logs" in result.err
 
 
-def _resources(outdir: Path, stack: str) -> dict[str, dict[str, Any]]:
-    document = json.loads((outdir / "stacks" / stack / "cdk.tf.json").read_text())
-    resources: dict[str, dict[str, Any]] = document["resource"]
-    return resources
-
-
 def test_defaults_synthesize_every_control_and_the_exceptions_output(tmp_path: Path) -> None:
     synthesize(ProjectLayout(Path(__file__).parents[1]), tmp_path, ["prod"], "local")
-    document = json.loads((tmp_path / "stacks/tritonform-prod/cdk.tf.json").read_text())
+    document = stack_document(tmp_path, "tritonform-prod")
     resources = document["resource"]
 
     (model,) = resources["aws_sagemaker_model"].values()
@@ -178,8 +173,8 @@ def test_controls_turned_off_in_dev_are_left_out_of_the_stack(project: Path, edi
     (after,) = load_deployments(layout, ["dev"])
 
     synthesize(layout, tmp_path, ["dev"], "local")
-    resources = _resources(tmp_path, "tritonform-dev")
-    document = json.loads((tmp_path / "stacks/tritonform-dev/cdk.tf.json").read_text())
+    document = stack_document(tmp_path, "tritonform-dev")
+    resources = document["resource"]
 
     assert "aws_kms_key" not in resources  # nothing uses a key, so none is created
     (encryption,) = resources["aws_s3_bucket_server_side_encryption_configuration"].values()

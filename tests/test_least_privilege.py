@@ -18,11 +18,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO_ROOT, copy_project, edit_yaml
+from tests.conftest import REPO_ROOT, copy_project, edit_yaml, stack_document
 from tritonform.config import Deployment, ProjectLayout, load_deployments
 from tritonform.config.names import access_stack_name, model_package_group, serving_stack_name
 from tritonform.config.triton_images import parse_image_uri
 from tritonform.synth import synthesize
+
+pytestmark = pytest.mark.synth
 
 # Actions IAM's service authorization reference lists without a resource type: "*" is the only resource.
 NO_RESOURCE_LEVEL = {
@@ -134,11 +136,6 @@ def broader_than_owned(grant: Grant, owned: set[str]) -> str | None:
     return None
 
 
-def _stack(outdir: Path, name: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads((outdir / "stacks" / name / "cdk.tf.json").read_text())
-    return document
-
-
 DEPLOYMENTS = load_deployments(ProjectLayout(REPO_ROOT))
 
 
@@ -147,8 +144,8 @@ def environment_grants(request: pytest.FixtureRequest, synthesized_example: Path
     deployment: Deployment = request.param
     env = deployment.environment
     bucket = env.artifacts.bucket
-    found = grants(_stack(synthesized_example, serving_stack_name(env.name)), "execution-role", bucket)
-    found += grants(_stack(synthesized_example, access_stack_name(env.name)), "deploy-role", bucket)
+    found = grants(stack_document(synthesized_example, serving_stack_name(env.name)), "execution-role", bucket)
+    found += grants(stack_document(synthesized_example, access_stack_name(env.name)), "deploy-role", bucket)
     return deployment, found
 
 
@@ -212,8 +209,8 @@ def test_roles_are_assumable_only_by_their_one_principal(synthesized_example: Pa
     for deployment in DEPLOYMENTS:
         env = deployment.environment
         assert env.ci is not None
-        serving = _stack(synthesized_example, serving_stack_name(env.name))["data"]["aws_iam_policy_document"]
-        access = _stack(synthesized_example, access_stack_name(env.name))["data"]["aws_iam_policy_document"]
+        serving = stack_document(synthesized_example, serving_stack_name(env.name))["data"]["aws_iam_policy_document"]
+        access = stack_document(synthesized_example, access_stack_name(env.name))["data"]["aws_iam_policy_document"]
         (execution_trust,) = [p for n, p in serving.items() if n.startswith("execution-role_trust")]
         (deploy_trust,) = [p for n, p in access.items() if n.startswith("deploy-role_trust")]
 
@@ -241,7 +238,7 @@ def test_policies_fit_iams_size_limit(synthesized_example: Path) -> None:
     for deployment in DEPLOYMENTS:
         name = deployment.environment.name
         for stack, role in ((serving_stack_name(name), "execution-role"), (access_stack_name(name), "deploy-role")):
-            documents = _stack(synthesized_example, stack)["data"]["aws_iam_policy_document"]
+            documents = stack_document(synthesized_example, stack)["data"]["aws_iam_policy_document"]
             (policy,) = [p for n, p in documents.items() if n.startswith(f"{role}_permissions")]
             rendered = {"Version": "2012-10-17", "Statement": [
                 {"Sid": s["sid"], "Effect": "Allow", "Action": s["actions"], "Resource": s["resources"],
@@ -284,10 +281,10 @@ def test_with_its_own_key_an_environment_grants_that_key_only(tmp_path: Path) ->
     (prod,) = load_deployments(layout, ["prod"])
     synthesize(layout, tmp_path / "out", ["prod"], "local")
     bucket = prod.environment.artifacts.bucket
-    found = grants(_stack(tmp_path / "out", "tritonform-prod"), "execution-role", bucket)
-    found += grants(_stack(tmp_path / "out", "tritonform-prod-access"), "deploy-role", bucket)
+    found = grants(stack_document(tmp_path / "out", "tritonform-prod"), "execution-role", bucket)
+    found += grants(stack_document(tmp_path / "out", "tritonform-prod-access"), "deploy-role", bucket)
 
     assert [reason for g in found if (reason := broader_than_owned(g, owned_resources(prod)))] == []
     kms = {g.resource for g in found if g.action.startswith("kms:")}
     assert kms == {key}  # no key is created, so no rights on keys by tag and none to create one
-    assert "aws_kms_key" not in _stack(tmp_path / "out", "tritonform-prod")["resource"]
+    assert "aws_kms_key" not in stack_document(tmp_path / "out", "tritonform-prod")["resource"]

@@ -6,7 +6,6 @@ import gzip
 import hashlib
 import json
 import os
-import shutil
 import tarfile
 import threading
 from pathlib import Path
@@ -15,7 +14,7 @@ import boto3
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, copy_project
+from tests.conftest import REPO_ROOT, copy_model_repository, copy_project
 from tritonform.config import ProjectLayout, load_deployment
 from tritonform.errors import UserError
 from tritonform.release import attach as attaching
@@ -23,16 +22,8 @@ from tritonform.release.attach import attach, environment_lock
 from tritonform.release.history import ReleaseChange, history_file, read_history
 from tritonform.release.package import ARTIFACT, MANIFEST, package
 from tritonform.release.publish import publish
-from tritonform.standin import MotoServer
 
-
-@pytest.fixture
-def dev_bucket(aws: MotoServer) -> str:
-    aws.reset()
-    bucket = "acme-tritonform-dev-artifacts"
-    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket)
-    return bucket
-
+pytestmark = pytest.mark.e2e
 
 # --- package -------------------------------------------------------------------------------------------
 
@@ -40,7 +31,7 @@ def dev_bucket(aws: MotoServer) -> str:
 def test_package_is_reproducible_across_mtimes_umask_and_location(tmp_path: Path) -> None:
     first = package(REPO_ROOT / "model_repository", tmp_path / "a", default_model="text_embedder")
     copy = tmp_path / "copy"
-    shutil.copytree(REPO_ROOT / "model_repository", copy)
+    copy_model_repository(copy)
     for path in copy.rglob("*"):
         os.utime(path, (1_000_000, 1_000_000))
         path.chmod(0o700 if path.is_dir() else 0o600)  # what a strict umask does; the owner's exec bit is kept
@@ -77,7 +68,7 @@ def test_package_layout_and_manifest(tmp_path: Path) -> None:
 
 def test_a_large_file_round_trips_through_the_parallel_compressor(tmp_path: Path) -> None:
     repository = tmp_path / "repo"
-    shutil.copytree(REPO_ROOT / "model_repository", repository)
+    copy_model_repository(repository)
     weights = repository / "vector_normalizer" / "1" / "weights.bin"
     payload = os.urandom(9 << 20) + b"\0" * (5 << 20)  # incompressible, then compressible: both paths
     weights.write_bytes(payload)
@@ -92,7 +83,7 @@ def test_a_large_file_round_trips_through_the_parallel_compressor(tmp_path: Path
 
 def test_package_refuses_an_invalid_repository_and_writes_nothing(tmp_path: Path) -> None:
     repository = tmp_path / "repo"
-    shutil.copytree(REPO_ROOT / "model_repository", repository)
+    copy_model_repository(repository)
     (repository / "text_preprocessor" / "1" / "model.py").unlink()
 
     with pytest.raises(UserError, match=r"the python backend loads model\.py") as raised:
@@ -104,7 +95,7 @@ def test_package_refuses_an_invalid_repository_and_writes_nothing(tmp_path: Path
 
 def test_package_refuses_links_out_of_the_repository(tmp_path: Path) -> None:
     repository = tmp_path / "repo"
-    shutil.copytree(REPO_ROOT / "model_repository", repository)
+    copy_model_repository(repository)
     (tmp_path / "secret").write_text("key")
     (repository / "vector_normalizer" / "1" / "leak").symlink_to(tmp_path / "secret")
 
@@ -116,7 +107,7 @@ def test_package_refuses_links_out_of_the_repository(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["weights\\..\\..\\evil", "line\nbreak", "bell\x07", "bad-\udcff-utf8"])
 def test_package_refuses_names_that_do_not_unpack_the_same_everywhere(tmp_path: Path, name: str) -> None:
     repository = tmp_path / "repo"
-    shutil.copytree(REPO_ROOT / "model_repository", repository)
+    copy_model_repository(repository)
     (repository / "vector_normalizer" / "1" / name).write_bytes(b"x")
 
     with pytest.raises(UserError, match="rename it") as raised:
@@ -127,7 +118,7 @@ def test_package_refuses_names_that_do_not_unpack_the_same_everywhere(tmp_path: 
 
 def test_package_refuses_device_files_pipes_and_sockets(tmp_path: Path) -> None:
     repository = tmp_path / "repo"
-    shutil.copytree(REPO_ROOT / "model_repository", repository)
+    copy_model_repository(repository)
     os.mkfifo(repository / "vector_normalizer" / "1" / "pipe")
 
     with pytest.raises(UserError, match=r"not a regular file or directory \(device, socket or pipe\)"):
@@ -187,7 +178,7 @@ def test_an_interrupted_multipart_upload_leaves_nothing_behind(
     from tritonform.release import publish as publishing  # noqa: PLC0415
 
     repository = tmp_path / "repo"
-    shutil.copytree(REPO_ROOT / "model_repository", repository)
+    copy_model_repository(repository)
     (repository / "vector_normalizer" / "1" / "weights.bin").write_bytes(os.urandom(12 << 20))
     package(repository, tmp_path / "pkg", default_model="text_embedder")
     monkeypatch.setattr(publishing, "PART_BYTES", 5 << 20)

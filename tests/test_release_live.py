@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import copy_project
+from tests.conftest import copy_project, create_artifact_buckets
 from tritonform.config import ProjectLayout
 from tritonform.config.loader import load_environment
 from tritonform.config.names import rollback_alarm_names
@@ -24,6 +24,8 @@ from tritonform.release.package import package
 from tritonform.release.promote import Clients, promote, rollback
 from tritonform.release.publish import publish
 from tritonform.standin import MotoServer
+
+pytestmark = pytest.mark.e2e
 
 REGION = "us-east-1"
 
@@ -70,13 +72,9 @@ def quiet(_line: str) -> None:
 
 @pytest.fixture
 def project(tmp_path: Path, aws: MotoServer) -> Iterator[Path]:
-    """A project copy whose dev and staging buckets exist in moto, with two published versions."""
-    aws.reset()
-    project = copy_project(tmp_path / "project")
-    s3 = boto3.client("s3", region_name=REGION)
-    for env in ("dev", "staging", "prod"):
-        s3.create_bucket(Bucket=f"acme-tritonform-{env}-artifacts")
-    yield project
+    """A project copy whose artifact buckets exist in an otherwise empty moto."""
+    create_artifact_buckets(aws, "dev", "staging", "prod")
+    yield copy_project(tmp_path / "project")
 
 
 def publish_version(project: Path, tmp_path: Path, delay: int) -> str:

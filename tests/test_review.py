@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO_ROOT, CliRun, copy_project, edit_yaml, tritonform_subprocess
+from tests.conftest import REPO_ROOT, CliRun, copy_project, edit_yaml, stack_directory, tritonform_subprocess
 from tritonform import terraform
 from tritonform.config import ProjectLayout, load_deployment
 from tritonform.release.attach import current_release
@@ -38,7 +38,7 @@ from tritonform.review.plan import load_plan
 from tritonform.review.render import GITHUB_COMMENT_LIMIT, markdown, plain
 from tritonform.standin import MotoServer
 
-pytestmark = pytest.mark.terraform
+pytestmark = [pytest.mark.e2e, pytest.mark.terraform]
 NEW_SHA = "ab" * 32
 
 
@@ -64,7 +64,7 @@ def _synth(project: Path, url: str, outdir: Path) -> Path:
     result = tritonform_subprocess("--root", str(project), "synth", "--env", "dev", "--state-backend", "local",
                                    "--stand-in", url, "--outdir", str(outdir), cwd=project)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    return outdir / "stacks" / "tritonform-dev"
+    return stack_directory(outdir, "tritonform-dev")
 
 
 def _run(args: list[str], stack: Path) -> str:

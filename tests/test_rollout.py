@@ -3,7 +3,6 @@ the prod rules, the compiled deployment_config and the explain timeline."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -12,12 +11,22 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, CliRun, Editor, copy_project, tritonform_subprocess
+from tests.conftest import (
+    REPO_ROOT,
+    CliRun,
+    Editor,
+    copy_project,
+    stack_directory,
+    stack_document,
+    tritonform_subprocess,
+)
 from tritonform import terraform
 from tritonform.config import ProjectLayout, load_deployments
 from tritonform.config.loader import load_deployment, load_policy
 from tritonform.config.rollout import AlarmTiming, CanaryPolicy, compile_deployment, plan_rollout
 from tritonform.errors import UserError
+
+pytestmark = pytest.mark.synth
 
 # --- policy files: every SageMaker / Terraform limit, just inside and just outside -----------------------
 
@@ -260,7 +269,7 @@ KIND_CASES = {
 
 @pytest.fixture(scope="module")
 def stacks_of_each_kind(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """One project per policy kind (dev only), synthesized in one go each."""
+    """One project per policy kind (dev only), synthesized in one go each: {kind: synth output directory}."""
     out: dict[str, Path] = {}
     for kind, (policy, capacity) in KIND_CASES.items():
         project = copy_project(tmp_path_factory.mktemp(kind) / "project")
@@ -273,12 +282,12 @@ def stacks_of_each_kind(tmp_path_factory: pytest.TempPathFactory) -> dict[str, P
         result = tritonform_subprocess("--root", str(project), "synth", "--env", "dev", "--outdir", str(outdir),
                                        cwd=project)  # fmt: skip
         assert result.returncode == 0, result.stderr
-        out[kind] = outdir / "stacks" / "tritonform-dev"
+        out[kind] = outdir
     return out
 
 
-def deployment_config_of(stack_dir: Path) -> dict[str, Any]:
-    document = json.loads((stack_dir / "cdk.tf.json").read_text())
+def deployment_config_of(outdir: Path) -> dict[str, Any]:
+    document = stack_document(outdir, "tritonform-dev")
     (endpoint,) = document["resource"]["aws_sagemaker_endpoint"].values()
     config: dict[str, Any] = endpoint["deployment_config"]
     return config
@@ -336,7 +345,7 @@ def test_rolling_compiles_to_a_rolling_update(stacks_of_each_kind: dict[str, Pat
 
 
 def test_rollback_alarms_exist_before_the_endpoint(stacks_of_each_kind: dict[str, Path]) -> None:
-    document = json.loads((stacks_of_each_kind["canary"] / "cdk.tf.json").read_text())
+    document = stack_document(stacks_of_each_kind["canary"], "tritonform-dev")
     (endpoint,) = document["resource"]["aws_sagemaker_endpoint"].values()
     alarms = document["resource"]["aws_cloudwatch_metric_alarm"]
 
@@ -351,7 +360,7 @@ def test_a_stack_with_each_kind_passes_terraform_validate(
     stacks_of_each_kind: dict[str, Path], kind: str, tmp_path: Path
 ) -> None:
     directory = tmp_path / "stack"
-    shutil.copytree(stacks_of_each_kind[kind], directory)
+    shutil.copytree(stack_directory(stacks_of_each_kind[kind], "tritonform-dev"), directory)
 
     assert terraform.init(directory, REPO_ROOT).ok
     validated = terraform.validate(directory, REPO_ROOT)

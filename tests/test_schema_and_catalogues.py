@@ -13,6 +13,8 @@ from tests.conftest import REPO_ROOT
 from tritonform.config import instances, triton_images
 from tritonform.config.schema import SCHEMAS, render
 
+pytestmark = pytest.mark.config
+
 
 @pytest.mark.parametrize("filename", sorted(SCHEMAS))
 def test_committed_schema_is_up_to_date(filename: str) -> None:

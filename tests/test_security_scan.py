@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO_ROOT, CliRun, copy_project
+from tests.conftest import REPO_ROOT, CliRun, copy_project, edit_stack_document, stack_directory, stack_file
 from tritonform import terraform
 from tritonform.config import ProjectLayout, load_deployments
 from tritonform.config.security_baseline import Baseline, BaselineEntry
@@ -30,7 +30,7 @@ from tritonform.stacks.serving import STAND_IN_SERVICES
 from tritonform.standin import MotoServer
 from tritonform.synth import synthesize
 
-pytestmark = pytest.mark.terraform
+pytestmark = [pytest.mark.synth, pytest.mark.terraform]
 
 STACKS = [f"tritonform-{env}{kind}" for env in ("dev", "staging", "prod") for kind in ("", "-access")]
 
@@ -64,7 +64,7 @@ def plans(tmp_path_factory: pytest.TempPathFactory, aws: MotoServer) -> Path:
     out = root / "plans"
     out.mkdir()
     with ThreadPoolExecutor(max_workers=3) as pool:
-        made = list(pool.map(lambda stack: _plan(root / "cdktf.out" / "stacks" / stack, aws.url, out), STACKS))
+        made = list(pool.map(lambda stack: _plan(stack_directory(root / "cdktf.out", stack), aws.url, out), STACKS))
     assert len(made) == len(STACKS)
     return out
 
@@ -99,12 +99,6 @@ def test_scanning_plans_adds_checks_beyond_the_synthesized_stacks(plans: Path, r
 
     assert without.code == with_plans.code == 0
     assert passed(with_plans.out) > passed(without.out)
-
-
-def _doctor(stack_json: Path, change: Callable[[dict[str, Any]], None]) -> None:
-    document = json.loads(stack_json.read_text())
-    change(document)
-    stack_json.write_text(json.dumps(document))
 
 
 def _only(document: dict[str, Any], block: str, kind: str) -> dict[str, Any]:
@@ -169,7 +163,7 @@ def test_custom_checks_catch_a_weakened_prod_stack(
 ) -> None:
     synth_dir = tmp_path / "cdktf.out"
     shutil.copytree(synthesized_example, synth_dir)
-    _doctor(synth_dir / "stacks/tritonform-prod/cdk.tf.json", change)
+    edit_stack_document(synth_dir, "tritonform-prod", change)
 
     result = _scan(REPO_ROOT, synth_dir)
 
@@ -181,7 +175,7 @@ def test_custom_checks_catch_a_weakened_prod_stack(
 def test_prod_only_checks_do_not_apply_to_dev(synthesized_example: Path, tmp_path: Path) -> None:
     synth_dir = tmp_path / "cdktf.out"
     shutil.copytree(synthesized_example, synth_dir)
-    _doctor(synth_dir / "stacks/tritonform-dev/cdk.tf.json", _no_rollback_alarms)
+    edit_stack_document(synth_dir, "tritonform-dev", _no_rollback_alarms)
 
     result = _scan(REPO_ROOT, synth_dir)
 
@@ -229,7 +223,7 @@ def test_bad_baseline_is_refused_with_file_line_and_field(tmp_path: Path, run_cl
 def test_unparsable_stack_stops_the_scan(synthesized_example: Path, tmp_path: Path) -> None:
     synth_dir = tmp_path / "cdktf.out"
     shutil.copytree(synthesized_example, synth_dir)
-    (synth_dir / "stacks/tritonform-dev/cdk.tf.json").write_text('{"resource": {"aws_s3_bucket": ')
+    stack_file(synth_dir, "tritonform-dev").write_text('{"resource": {"aws_s3_bucket": ')
 
     with pytest.raises(UserError) as raised:
         _scan(REPO_ROOT, synth_dir)
@@ -280,7 +274,7 @@ def test_missing_scanner_says_how_to_install_it(
 
 def test_own_checks_pass_on_every_example_stack(synthesized_example: Path) -> None:
     for stack in STACKS:
-        document = read_stack(synthesized_example / "stacks" / stack / "cdk.tf.json")
+        document = read_stack(stack_file(synthesized_example, stack))
         passed, failed = own_checks(stack, document, construct_paths(document))
         assert failed == []
         assert passed == (2 if "access" not in stack else 1)  # backend, plus the bucket policy where one is

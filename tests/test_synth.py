@@ -7,27 +7,32 @@ producing the same JSON as the plain one, and the real cdktf CLI producing the s
 from __future__ import annotations
 
 import filecmp
-import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import REPO_ROOT, copy_project, tritonform_subprocess
+from tests.conftest import (
+    REPO_ROOT,
+    copy_project,
+    edit_stack_document,
+    stack_directory,
+    stack_document,
+    stack_file,
+    tritonform_subprocess,
+)
 from tritonform import terraform
 from tritonform.config import ProjectLayout, load_deployments
 from tritonform.config.names import serving_stack_name
 
+pytestmark = pytest.mark.synth
+
 STACKS = ["tritonform-dev", "tritonform-staging", "tritonform-prod"]
 ACCESS_STACKS = [f"{stack}-access" for stack in STACKS]
-
-
-def stack_json(outdir: Path, stack: str) -> dict[str, object]:
-    loaded: dict[str, object] = json.loads((outdir / "stacks" / stack / "cdk.tf.json").read_text())
-    return loaded
 
 
 def assert_same_tree(left: Path, right: Path) -> None:
@@ -48,7 +53,7 @@ def test_a_serving_and_an_access_stack_per_environment(synthesized_example: Path
 @pytest.mark.parametrize("stack", STACKS + ACCESS_STACKS)
 def test_every_stack_passes_terraform_init_and_validate(synthesized_example: Path, stack: str, tmp_path: Path) -> None:
     directory = tmp_path / stack  # a copy: init writes .terraform/ and a lock file beside the JSON
-    shutil.copytree(synthesized_example / "stacks" / stack, directory)
+    shutil.copytree(stack_directory(synthesized_example, stack), directory)
 
     initialised = terraform.init(directory, REPO_ROOT)
     assert initialised.ok, initialised.output
@@ -62,9 +67,8 @@ def test_every_stack_passes_terraform_init_and_validate(synthesized_example: Pat
 def test_stacks_carry_what_the_environment_and_release_say(synthesized_example: Path) -> None:
     for deployment in load_deployments(ProjectLayout(REPO_ROOT)):
         env, release = deployment.environment, deployment.release
-        document = stack_json(synthesized_example, serving_stack_name(env.name))
+        document = stack_document(synthesized_example, serving_stack_name(env.name))
         resources = document["resource"]
-        assert isinstance(resources, dict)
         (model,) = resources["aws_sagemaker_model"].values()
         (config,) = resources["aws_sagemaker_endpoint_configuration"].values()
         (endpoint,) = resources["aws_sagemaker_endpoint"].values()
@@ -75,10 +79,10 @@ def test_stacks_carry_what_the_environment_and_release_say(synthesized_example: 
         assert config["production_variants"][0]["instance_type"] == env.endpoint.instance_type
         assert config["production_variants"][0]["initial_instance_count"] == env.capacity.initial_instances
         assert endpoint["name"] == env.endpoint.name
-        backend = document["terraform"]["backend"]["s3"]  # type: ignore[index]
+        backend = document["terraform"]["backend"]["s3"]
         assert backend["key"] == f"{env.state.key_prefix}{env.name}.tfstate"
         assert backend["use_lockfile"] is True and backend["encrypt"] is True
-        provider = document["provider"]["aws"][0]  # type: ignore[index]
+        provider = document["provider"]["aws"][0]
         assert provider["allowed_account_ids"] == [env.account_id]
         assert provider["region"] == env.region
 
@@ -112,7 +116,7 @@ def test_synthesis_makes_no_aws_calls(tmp_path: Path) -> None:
                             check=False)  # fmt: skip
 
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "out" / "stacks" / "tritonform-prod" / "cdk.tf.json").is_file()
+    assert stack_file(tmp_path / "out", "tritonform-prod").is_file()
 
 
 def test_lean_provider_import_gives_the_same_json_as_the_plain_import(
@@ -147,9 +151,7 @@ def test_cdktf_cli_synthesizes_the_same_json_from_cdktf_json(synthesized_example
 
     assert result.returncode == 0, result.stdout + result.stderr
     for stack in STACKS:
-        assert (outdir / "stacks" / stack / "cdk.tf.json").read_bytes() == (
-            synthesized_example / "stacks" / stack / "cdk.tf.json"
-        ).read_bytes()
+        assert stack_file(outdir, stack).read_bytes() == stack_file(synthesized_example, stack).read_bytes()
 
 
 def test_synth_of_one_environment_and_local_state(tmp_path: Path) -> None:
@@ -161,9 +163,9 @@ def test_synth_of_one_environment_and_local_state(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (outdir / "stacks").iterdir()) == ["tritonform-dev", "tritonform-dev-access"]
-    backend = stack_json(outdir, "tritonform-dev")["terraform"]["backend"]  # type: ignore[index]
+    backend = stack_document(outdir, "tritonform-dev")["terraform"]["backend"]
     assert backend == {"local": {"path": "terraform.dev.tfstate"}}
-    access_backend = stack_json(outdir, "tritonform-dev-access")["terraform"]["backend"]  # type: ignore[index]
+    access_backend = stack_document(outdir, "tritonform-dev-access")["terraform"]["backend"]
     assert access_backend == {"local": {"path": "terraform.dev-access.tfstate"}}
 
 
@@ -187,11 +189,13 @@ def test_terraform_validate_reports_an_invalid_stack(tmp_path: Path) -> None:
         "--root", str(project), "synth", "--env", "dev", "--outdir", str(outdir), cwd=project
     )
     assert result.returncode == 0, result.stderr
-    stack_dir = outdir / "stacks" / "tritonform-dev"
-    document = json.loads((stack_dir / "cdk.tf.json").read_text())
-    endpoint = next(iter(document["resource"]["aws_sagemaker_endpoint"].values()))
-    endpoint["no_such_argument"] = True
-    (stack_dir / "cdk.tf.json").write_text(json.dumps(document))
+
+    def add_unknown_argument(document: dict[str, Any]) -> None:
+        endpoint = next(iter(document["resource"]["aws_sagemaker_endpoint"].values()))
+        endpoint["no_such_argument"] = True
+
+    edit_stack_document(outdir, "tritonform-dev", add_unknown_argument)
+    stack_dir = stack_directory(outdir, "tritonform-dev")
 
     assert terraform.init(stack_dir, REPO_ROOT).ok
     validated = terraform.validate(stack_dir, REPO_ROOT)

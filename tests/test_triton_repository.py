@@ -12,6 +12,8 @@ import pytest
 from tests.conftest import REPO_ROOT, CliRun
 from tritonform.triton.validate import validate_repository
 
+pytestmark = pytest.mark.config
+
 # A small valid repository: a Python preprocessing model, an ONNX model on the GPU, and an ensemble.
 PRE = """name: "pre"
 backend: "python"

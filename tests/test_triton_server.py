@@ -6,24 +6,19 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, CliRun
+from tests.conftest import REPO_ROOT, CliRun, copy_model_repository
 from tests.test_triton_repository import BASE, build
 from tritonform.triton.server import RunningServer, check_with_server, infer, triton_server
 from tritonform.triton.smoke import ExpectedTensor, SmokeRequest, TensorValue
 from tritonform.triton.validate import validate_repository
 
-
-def example_copy(tmp_path: Path) -> Path:
-    destination = tmp_path / "repo"
-    shutil.copytree(REPO_ROOT / "model_repository", destination, ignore=shutil.ignore_patterns("__pycache__"))
-    return destination
+pytestmark = pytest.mark.e2e
 
 
 def test_example_loads_and_answers_over_http_and_grpc() -> None:
@@ -59,7 +54,7 @@ def test_a_model_that_fails_to_load_reports_tritons_error(tmp_path: Path) -> Non
 
 
 def test_a_wrong_smoke_answer_fails_over_both_protocols(tmp_path: Path) -> None:
-    repository = example_copy(tmp_path)
+    repository = copy_model_repository(tmp_path / "repo")
     smoke = repository / "vector_normalizer" / "smoke.yaml"
     smoke.write_text(smoke.read_text().replace("data: [0.6, 0.8, 0.0]", "data: [0.5, 0.8, 0.0]"))
 

