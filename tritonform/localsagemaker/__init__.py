@@ -23,6 +23,7 @@ from pathlib import Path
 from tritonform.standin import MotoServer
 
 START_TIMEOUT_S = 30
+STOP_TIMEOUT_S = 60  # it stops its Triton fleets first, each within 15 s
 
 
 @dataclass(frozen=True)
@@ -59,13 +60,14 @@ def local_sagemaker(
     provisioning_s: float = 60.0,
     lifetime_s: float = 3600.0,
     log_path: Path | None = None,
+    run_models: bool = False,
 ) -> Iterator[LocalSageMakerServer]:
     """Start `python -m tritonform.localsagemaker` in front of `moto`; stop it by its process group on exit."""
     port = _free_port()
     command = [
         sys.executable, "-m", "tritonform.localsagemaker", "--moto", moto.url, "--port", str(port),
         "--time-scale", str(time_scale), "--provisioning-seconds", str(provisioning_s),
-        "--lifetime-seconds", str(lifetime_s),
+        "--lifetime-seconds", str(lifetime_s), *(["--run-models"] if run_models else []),
     ]  # fmt: skip
     log = log_path.open("wb") if log_path else None
     process = subprocess.Popen(
@@ -88,7 +90,7 @@ def local_sagemaker(
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
+import tempfile
+import threading
+from pathlib import Path
 
 from tritonform.localsagemaker.backing import Backing
+from tritonform.localsagemaker.fleets import FleetStarter
 from tritonform.localsagemaker.runner import Clock
 from tritonform.localsagemaker.server import LocalServer, serve
 from tritonform.localsagemaker.service import LocalSageMaker
@@ -23,10 +28,19 @@ def main(argv: list[str] | None = None) -> None:
                         help="model seconds a fleet or a batch of instances takes to start")  # fmt: skip
     parser.add_argument("--lifetime-seconds", type=float, default=DEFAULT_LIFETIME_S,
                         help="real seconds after which the server stops by itself")  # fmt: skip
+    parser.add_argument("--run-models", action="store_true",
+                        help="run each version's model.tar.gz in a local Triton server")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    sagemaker = LocalSageMaker(Backing(args.moto), Clock(args.time_scale), args.provisioning_seconds)
-    serve(LocalServer(args.port, args.moto, sagemaker), args.lifetime_seconds)
+    backing = Backing(args.moto)
+    with tempfile.TemporaryDirectory(prefix="localsagemaker-") as scratch:
+        starter = FleetStarter(backing, Path(scratch)) if args.run_models else None
+        sagemaker = LocalSageMaker(backing, Clock(args.time_scale), args.provisioning_seconds, starter)
+        server = LocalServer(args.port, args.moto, sagemaker)
+        # SIGTERM (how the caller stops it) ends serving cleanly, so that the Triton fleets, each in its own
+        # process group, are stopped too; shutdown() must run outside the thread that serves.
+        signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
+        serve(server, args.lifetime_seconds)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ class VariantSpec:
     weight: float
     images: list[str] = field(default_factory=list)
     model_data_urls: list[str] = field(default_factory=list)
+    environment: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class Backing:
             raise validation(f'Could not find endpoint configuration "{config_arn(region, name)}".') from None
         variants = []
         for variant in described.get("ProductionVariants", []):
-            images, urls = self._model(region, variant["ModelName"])
+            images, urls, environment = self._model(region, variant["ModelName"])
             serverless = "ServerlessConfig" in variant
             variants.append(VariantSpec(
                 name=variant["VariantName"], model_name=variant["ModelName"],
@@ -87,10 +88,11 @@ class Backing:
                 # Choice (the docs are silent): a serverless variant counts as one instance for traffic shifting.
                 instance_count=1 if serverless else int(variant.get("InitialInstanceCount", 1)),
                 weight=float(variant.get("InitialVariantWeight", 1.0)), images=images, model_data_urls=urls,
+                environment=environment,
             ))  # fmt: skip
         return ConfigSpec(name, variants)
 
-    def _model(self, region: str, model_name: str) -> tuple[list[str], list[str]]:
+    def _model(self, region: str, model_name: str) -> tuple[list[str], list[str], dict[str, str]]:
         try:
             model = self.client("sagemaker", region).describe_model(ModelName=model_name)
         except ClientError:
@@ -98,7 +100,8 @@ class Backing:
         containers = model.get("Containers") or [model.get("PrimaryContainer") or {}]
         images = [c["Image"] for c in containers if c.get("Image")]
         urls = [c["ModelDataUrl"] for c in containers if c.get("ModelDataUrl")]
-        return images, urls
+        environment = {str(k): str(v) for c in containers for k, v in (c.get("Environment") or {}).items()}
+        return images, urls, environment
 
     def missing_model_data(self, region: str, spec: ConfigSpec) -> str | None:
         """The first ModelDataUrl that is not in S3, or None: a fleet cannot start without its model data."""

@@ -17,7 +17,8 @@ from typing import Literal
 
 from tritonform.localsagemaker import plan
 from tritonform.localsagemaker.api import DeploymentConfig
-from tritonform.localsagemaker.backing import Backing
+from tritonform.localsagemaker.backing import Backing, ConfigSpec
+from tritonform.localsagemaker.fleets import FleetStarter, FleetStartError, RunningFleet
 from tritonform.localsagemaker.plan import Phase
 from tritonform.localsagemaker.state import Endpoint, Fleet, Rollout, TimelineEvent
 
@@ -56,8 +57,9 @@ class Clock:
 
 class Runner:
     def __init__(self, backing: Backing, clock: Clock, lock: threading.RLock, provisioning_s: float,
-                 forget: Callable[[Endpoint], None]) -> None:  # fmt: skip
+                 forget: Callable[[Endpoint], None], *, starter: FleetStarter | None = None) -> None:  # fmt: skip
         self.backing = backing
+        self.starter = starter
         self.clock = clock
         self.lock = lock
         self.provisioning_s = provisioning_s
@@ -115,6 +117,18 @@ class Runner:
                 return None
             endpoint.stop.wait(min(left, poll))
 
+    def _start_fleet(self, region: str, spec: ConfigSpec) -> tuple[RunningFleet | None, str | None]:
+        """The version's fleet, or why it cannot start. Without real fleets (no --run-models) a fleet
+        starts when its model data is in S3."""
+        if self.starter is None:
+            missing = self.backing.missing_model_data(region, spec)
+            # Choice (the wording is not documented): the reason names the model data that is missing.
+            return None, f"Failed to download model data from {missing}: no such object." if missing else None
+        try:
+            return self.starter.start(region, spec), None
+        except FleetStartError as err:
+            return None, str(err)
+
     # --- CreateEndpoint ------------------------------------------------------------------------------
 
     def create(self, endpoint: Endpoint) -> None:
@@ -126,19 +140,19 @@ class Runner:
         self._enter(endpoint, phase, "Creating", phase.action)
         if self._wait(endpoint, phase.seconds, [], None) is not None:
             return
-        missing = self.backing.missing_model_data(endpoint.region, rollout.target.spec)
+        fleet, missing = self._start_fleet(endpoint.region, rollout.target.spec)
         with self.lock:
             if missing is None:
                 endpoint.serving = rollout.target
+                endpoint.live_fleet = fleet
                 endpoint.rollout = None
         if missing is None:
             self._enter(endpoint, None, "InService", f"in service on {rollout.target.spec.name}", share=1.0)
             return
-        # Choice (the wording is not documented): the reason names the model data that is missing. The
-        # endpoint keeps naming the configuration it was created with.
+        # CreateEndpoint: Failed, with FailureReason; the endpoint keeps naming the configuration it was created with.
         with self.lock:
             endpoint.rollout = None
-            endpoint.failure_reason = f"Failed to download model data from {missing}: no such object."
+            endpoint.failure_reason = missing
         self._enter(endpoint, None, "Failed", endpoint.failure_reason)
 
     # --- UpdateEndpoint ------------------------------------------------------------------------------
@@ -156,10 +170,12 @@ class Runner:
             interrupt = self._wait(endpoint, phase.seconds, alarms, config.timeout_s)
             if interrupt is not None and interrupt.kind == "stopped":
                 return
-            if interrupt is None and phase.provisions:
-                missing = self.backing.missing_model_data(endpoint.region, rollout.target.spec)
+            if interrupt is None and phase.provisions and rollout.fleet is None:
+                fleet, missing = self._start_fleet(endpoint.region, rollout.target.spec)
+                with self.lock:
+                    rollout.fleet = fleet
                 if missing is not None:
-                    interrupt = Interrupt("alarm", f"the new fleet could not start: no model data at {missing}")
+                    interrupt = Interrupt("alarm", f"the new fleet could not start: {missing}")
             if interrupt is not None:
                 self._roll_back(endpoint, phase, interrupt.reason)
                 return
@@ -167,6 +183,9 @@ class Runner:
             endpoint.serving = rollout.target
             endpoint.rollout = None
             endpoint.failure_reason = None
+            old_fleet, endpoint.live_fleet = endpoint.live_fleet, rollout.fleet
+        if old_fleet is not None:
+            old_fleet.close()
         self._enter(endpoint, None, "InService", f"in service on {rollout.target.spec.name}", share=1.0)
 
     def _roll_back(self, endpoint: Endpoint, at: Phase, reason: str) -> None:
@@ -181,6 +200,8 @@ class Runner:
                 self._enter(endpoint, phase, "RollingBack", phase.action)
                 if self._wait(endpoint, phase.seconds, [], None) is not None:
                     return
+        if rollout.fleet is not None:
+            rollout.fleet.close()
         with self.lock:
             endpoint.rollout = None
             # DescribeEndpoint.FailureReason: the endpoint is InService on the old configuration but the update
@@ -210,6 +231,9 @@ class Runner:
         self._wait(endpoint, DELETE_S, [], None)
         with self.lock:
             self.forget(endpoint)
+            fleet, endpoint.live_fleet = endpoint.live_fleet, None
+        if fleet is not None:
+            fleet.close()
 
 
 def new_rollout(target: Fleet, config: DeploymentConfig | None) -> Rollout:

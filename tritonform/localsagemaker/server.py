@@ -16,6 +16,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
+from tritonform.localsagemaker import runtime
 from tritonform.localsagemaker.api import ApiError
 from tritonform.localsagemaker.service import LocalSageMaker
 
@@ -28,6 +29,8 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", 
 # The region is the third part of the credential scope in a Signature Version 4 Authorization header.
 CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
 TIMELINE_ROUTE = "/_localsagemaker/timeline/"
+# InvokeEndpoint, SageMaker Runtime API Reference: POST /endpoints/EndpointName/invocations.
+INVOCATIONS = re.compile(r"/endpoints/([a-zA-Z0-9-]{1,63})/invocations")
 FORWARD_TIMEOUT_S = 60
 
 
@@ -61,6 +64,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self._body()
+        invocation = INVOCATIONS.fullmatch(self.path)
+        if invocation is not None:
+            reply = runtime.invoke(self.server.sagemaker, invocation.group(1), body,
+                                   self.headers.get("X-Amzn-SageMaker-Target-Variant"))  # fmt: skip
+            self._send(reply.status, reply.body, reply.headers)
+            return
         target = self.headers.get("X-Amz-Target", "")
         operation = target.removeprefix(TARGET_PREFIX) if target.startswith(TARGET_PREFIX) else ""
         service = self.server.sagemaker

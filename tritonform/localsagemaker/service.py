@@ -21,6 +21,7 @@ from tritonform.localsagemaker.api import (
     validation,
 )
 from tritonform.localsagemaker.backing import Backing, endpoint_arn
+from tritonform.localsagemaker.fleets import FleetStarter
 from tritonform.localsagemaker.runner import Clock, Runner, new_rollout
 from tritonform.localsagemaker.state import IN_PROGRESS, Endpoint, Fleet, describe, summary
 
@@ -44,12 +45,14 @@ def _records(request: Request, key: str) -> list[dict[str, object]]:
 
 
 class LocalSageMaker:
-    def __init__(self, backing: Backing, clock: Clock, provisioning_s: float) -> None:
+    def __init__(
+        self, backing: Backing, clock: Clock, provisioning_s: float, starter: FleetStarter | None = None
+    ) -> None:
         self.backing = backing
         self.clock = clock
         self.lock = threading.RLock()
         self.endpoints: dict[str, Endpoint] = {}
-        self.runner = Runner(backing, clock, self.lock, provisioning_s, self._forget)
+        self.runner = Runner(backing, clock, self.lock, provisioning_s, self._forget, starter=starter)
 
     def operations(self) -> dict[str, Callable[[str, Request], Answer]]:
         return {
@@ -70,9 +73,15 @@ class LocalSageMaker:
         return endpoint
 
     def stop_all(self) -> None:
+        """Stop every operation and every local Triton fleet (the server is shutting down)."""
         with self.lock:
-            for endpoint in self.endpoints.values():
+            endpoints = list(self.endpoints.values())
+            for endpoint in endpoints:
                 endpoint.stop.set()
+        for endpoint in endpoints:
+            for fleet in (endpoint.live_fleet, endpoint.rollout.fleet if endpoint.rollout else None):
+                if fleet is not None:
+                    fleet.close()
 
     # --- CreateEndpoint ------------------------------------------------------------------------------
 

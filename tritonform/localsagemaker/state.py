@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from tritonform.localsagemaker.api import DeploymentConfig
 from tritonform.localsagemaker.backing import ConfigSpec, VariantSpec
+from tritonform.localsagemaker.fleets import RunningFleet
 from tritonform.localsagemaker.plan import Phase
 
 # EndpointStatus values during which "Cannot update in-progress endpoint" is answered (DescribeEndpoint).
@@ -42,6 +43,8 @@ class Rollout:
     config: DeploymentConfig | None
     started: float
     phase: Phase | None = None
+    fleet: RunningFleet | None = None
+    """The new version's local Triton fleet, once started (with --run-models)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,10 @@ class Endpoint:
     timeline: list[TimelineEvent] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     operation_started: float = field(default_factory=time.monotonic)
+    live_fleet: RunningFleet | None = None
+    """The serving configuration's local Triton fleet (with --run-models)."""
+    invocations: int = 0
+    """Invocations routed so far: the count that spreads them between the old and the new fleet."""
 
 
 def _images(variant: VariantSpec, when: float) -> list[dict[str, object]]:
