@@ -19,10 +19,15 @@ from pathlib import Path
 
 import yaml
 
+from tritonform import terraform
 from tritonform.config import ProjectLayout, load_deployments
 from tritonform.errors import UserError
 from tritonform.release.history import ReleaseChange, history_file, read_history
+from tritonform.release.package import package
 from tritonform.standin import aws_pointed_at, moto_server
+from tritonform.synth import synthesize
+from tritonform.triton.server import check_with_server
+from tritonform.triton.validate import validate_repository
 
 ENVIRONMENTS = ("dev", "staging")
 # moto accepts only older SageMaker instance types; the demo's copy uses the nearest it knows.
@@ -49,8 +54,6 @@ def _workspace(root: Path) -> Path:
 
 
 def _terraform(args: list[str], stack_dir: Path, root: Path, say: Callable[[str], None]) -> None:
-    from tritonform import terraform  # noqa: PLC0415
-
     result = terraform.run_terraform([*args, "-input=false", "-no-color"], stack_dir, root, timeout_s=900)
     for line in result.stdout.splitlines():
         if any(word in line for word in ("Creation complete", "Apply complete", "Modifications complete", "Error")):
@@ -67,8 +70,6 @@ def _bootstrap(stack_dir: Path, root: Path) -> list[str]:
 
 
 def _synth(workspace: Path, env: str, stand_in: str) -> Path:
-    from tritonform.synth import synthesize  # noqa: PLC0415
-
     (stack,) = synthesize(ProjectLayout(workspace), workspace / "cdktf.out", [env], "local", stand_in)
     return stack.directory
 
@@ -93,7 +94,7 @@ class _Demo:
         self.url = ""
 
     def prepare(self) -> None:
-        from tritonform.stacks.serving import NOT_ON_STAND_IN  # noqa: PLC0415
+        from tritonform.stacks.serving import NOT_ON_STAND_IN  # noqa: PLC0415  (start-up: cdktf starts Node.js)
 
         self.say(f"tritonform demo: a release of the example model, on a copy of the project in {self.workspace}")
         for env, instance in STAND_IN_INSTANCE.items():
@@ -107,9 +108,6 @@ class _Demo:
             self.say(f"  stand-in: not created: {problem}: {reason}")
 
     def validate(self, default_model: str) -> None:
-        from tritonform.triton.server import check_with_server  # noqa: PLC0415
-        from tritonform.triton.validate import validate_repository  # noqa: PLC0415
-
         self.step("validate the model repository: static checks, then a real Triton server")
         report = validate_repository(self.workspace / "model_repository", default_model=default_model)
         if report.problems:
@@ -131,10 +129,9 @@ class _Demo:
                 self.say(f"    {line}")
 
     def release_to_dev(self, default_model: str) -> str:
-        from tritonform.release.attach import attach  # noqa: PLC0415
-        from tritonform.release.live import watch  # noqa: PLC0415
-        from tritonform.release.package import package  # noqa: PLC0415
-        from tritonform.release.publish import publish  # noqa: PLC0415
+        from tritonform.release.attach import attach  # noqa: PLC0415  (start-up: boto3)
+        from tritonform.release.live import watch  # noqa: PLC0415  (start-up: boto3)
+        from tritonform.release.publish import publish  # noqa: PLC0415  (start-up: boto3)
 
         self.step("package it reproducibly")
         manifest = package(self.workspace / "model_repository", self.workspace / "package", default_model=default_model)
@@ -158,7 +155,7 @@ class _Demo:
         return manifest.version_id
 
     def promote(self) -> None:
-        from tritonform.release.promote import promote  # noqa: PLC0415
+        from tritonform.release.promote import promote  # noqa: PLC0415  (start-up: boto3)
 
         self.step("promote dev -> staging through the gates (soak shortened to 0 minutes for the demo)")
         gates, promoted = promote(self.layout, "dev", "staging", actor="tritonform-demo", soak_minutes=0)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from tritonform._node import prepare_jsii_node
 from tritonform.config import Deployment, ProjectLayout, load_deployments
 from tritonform.config.names import access_stack_name, serving_stack_name
 from tritonform.errors import UserError, report_user_error
@@ -56,11 +57,10 @@ def build_app(
     stand_in_endpoint: str | None = None,
 ) -> App:
     """Create the cdktf App with one ServingStack per deployment (imports cdktf lazily)."""
-    from tritonform._node import prepare_jsii_node  # noqa: PLC0415
-
-    prepare_jsii_node()
+    prepare_jsii_node()  # before cdktf is imported: it chooses the Node.js that jsii starts
     from cdktf import App  # noqa: PLC0415  (keeps config errors fast: no Node.js start for them)
 
+    # the stacks import cdktf too, so they wait for it in the same way
     from tritonform.stacks import AccessStack, AccessStackProps, ServingStack, ServingStackProps  # noqa: PLC0415
 
     app = App(outdir=str(outdir)) if outdir is not None else App()

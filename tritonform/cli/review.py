@@ -1,0 +1,54 @@
+"""`tritonform review`: a pull-request review of the Terraform plans of a change."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tritonform.cli.common import EXIT_OK
+from tritonform.config import ProjectLayout, load_deployment
+from tritonform.errors import UserError
+from tritonform.review.assess import review_environment
+from tritonform.review.findings import load_findings
+from tritonform.review.plan import load_plan
+from tritonform.review.render import markdown, plain
+
+if TYPE_CHECKING:
+    from tritonform.cli.common import Commands
+
+
+def add_review(commands: Commands) -> None:
+    review = commands.add_parser("review", help="a pull-request review of the Terraform plans of a change")
+    review.add_argument(
+        "--plan", action="append", required=True, metavar="ENV=FILE", help="terraform show -json output per env"
+    )
+    review.add_argument("--base", type=Path, help="checkout of the base branch (for the old release files)")
+    review.add_argument("--format", choices=["markdown", "text"], default="markdown", help="default markdown")
+    review.add_argument("--out", type=Path, help="write here instead of standard output")
+    review.add_argument("--findings", type=Path, help="a checkov JSON report of the synthesized stacks")
+    review.set_defaults(handler=review_plans)
+
+
+def review_plans(root: Path, args: argparse.Namespace) -> int:
+    from tritonform.release.attach import current_release  # noqa: PLC0415  (start-up: boto3)
+
+    layout = ProjectLayout(root)
+    known = layout.environment_names()
+    findings = load_findings(args.findings) if args.findings else {}
+    reviews = []
+    for spec in args.plan:
+        env, sep, file = spec.partition("=")
+        if not sep or not env or not file:
+            raise UserError.single(f"--plan {spec!r}: expected ENV=FILE (e.g. --plan prod=plans/prod.json)")
+        if env not in known:
+            raise UserError.single(f"--plan {spec!r}: no environment {env!r}; environments: {', '.join(known)}")
+        plan = load_plan(f"tritonform-{env}", Path(file))
+        base = current_release(ProjectLayout(args.base), env) if args.base else None
+        reviews.append(review_environment(load_deployment(layout, env), plan, base, findings.get(env)))
+    text = markdown(reviews) if args.format == "markdown" else plain(reviews)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+    else:
+        print(text, end="")
+    return EXIT_OK
