@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import CliRun, Editor, stack_document
 from tritonform.config import ProjectLayout, load_deployments
 from tritonform.config.environment import HARDENING_CONTROLS, weakened_controls
+from tritonform.config.hardening import hardening_state, security_exceptions_output
 from tritonform.config.names import configuration_name
 from tritonform.config.rules import RULES
 from tritonform.synth import synthesize
@@ -123,6 +124,21 @@ def test_same_exception_twice_is_refused(project: Path, edit: Editor, run_cli: C
 
     assert result.code == 2
     assert "security_exceptions[1].control: names 'network-isolation' a second time" in result.err
+
+
+def test_hardening_state_pairs_each_control_off_with_its_own_exception(project: Path, edit: Editor) -> None:
+    edit(project / "environments" / "dev.yaml", lambda d: d.update(encryption={"artifacts": False}))
+
+    (dev,) = load_deployments(ProjectLayout(project), ["dev"])
+    vpc, artifacts = hardening_state(dev.environment)  # the example dev runs without a VPC, with an exception
+
+    assert (vpc.name, vpc.field, artifacts.name, artifacts.field) == (
+        "vpc", "network.subnet_ids", "kms-artifacts", "encryption.artifacts")  # fmt: skip
+    assert vpc.exception is not None and artifacts.exception is None
+    assert vpc.exception_record() == f"SEC-1001, approved by ml-platform-security: {vpc.exception.reason}"
+    assert artifacts.exception_record() is None
+    assert security_exceptions_output(dev.environment) == [
+        "vpc: SEC-1001, approved by ml-platform-security", "kms-artifacts: no exception"]  # fmt: skip
 
 
 def test_volume_setting_is_moot_on_nvme_types_so_nothing_is_weakened(project: Path, edit: Editor) -> None:

@@ -560,10 +560,6 @@ HARDENING_CONTROLS: tuple[HardeningControl, ...] = (
 )
 
 
-# The stack output that records them, so a plan shows when they change.
-SECURITY_EXCEPTIONS_OUTPUT = "security_exceptions"
-
-
 def weakened_controls(env: EnvironmentConfig) -> list[HardeningControl]:
     """The hardening controls this environment runs without."""
     return [control for control in HARDENING_CONTROLS if control.is_off(env)]
