@@ -36,11 +36,16 @@ def _node_options_quoted(path: Path) -> str:
 
 
 def prepare_jsii_node() -> None:
-    """Choose the node binary and preload the lazy provider index (in NODE_OPTIONS, which jsii passes on)."""
+    """Choose the node binary and preload the lazy provider index (in NODE_OPTIONS, which jsii passes on).
+
+    The plain path removes a preload inherited from a parent process that took the lean one (a test run, the
+    benchmark), so that it really is the stock path; the user's own NODE_OPTIONS are kept either way.
+    """
     use_bundled_node()
-    if os.environ.get("TRITONFORM_PROVIDER_IMPORT") == "full":
-        return
     preload = f"--require {_node_options_quoted(LAZY_PROVIDER_INDEX)}"
-    options = os.environ.get("NODE_OPTIONS", "")
-    if preload not in options:
-        os.environ["NODE_OPTIONS"] = f"{options} {preload}".strip()
+    own = os.environ.get("NODE_OPTIONS", "").replace(f" {preload}", "").replace(preload, "").strip()
+    wanted = own if os.environ.get("TRITONFORM_PROVIDER_IMPORT") == "full" else f"{own} {preload}".strip()
+    if wanted:
+        os.environ["NODE_OPTIONS"] = wanted
+    else:
+        os.environ.pop("NODE_OPTIONS", None)
