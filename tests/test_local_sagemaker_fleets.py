@@ -11,6 +11,7 @@ import json
 import tarfile
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -48,15 +49,19 @@ class TritonPythonModel:
         answers = []
         for request in requests:
             x = pb_utils.get_input_tensor_by_name(request, "INPUT0").as_numpy()
-            answers.append(pb_utils.InferenceResponse([pb_utils.Tensor("OUTPUT0", (x * 0 + {version}).astype(np.float32))]))
+            answers.append({answer})
         return answers
 """
+GOOD_ANSWER = 'pb_utils.InferenceResponse([pb_utils.Tensor("OUTPUT0", (x * 0 + {version}).astype(np.float32))])'
+ERROR_ANSWER = 'pb_utils.InferenceResponse(error=pb_utils.TritonError("version {version} cannot score"))'
 
 
-def archive(version: int, *, broken: bool = False) -> bytes:
-    """A model.tar.gz with the model directory at its root, as SageMaker's Triton container expects."""
+def archive(version: int, *, broken: bool = False, erring: bool = False) -> bytes:
+    """A model.tar.gz with the model directory at its root, as SageMaker's Triton container expects; a
+    `broken` model fails to load, an `erring` one loads and answers every request with an error."""
     initialize = 'raise RuntimeError("the weights are corrupt")' if broken else "pass"
-    files = {"scorer/config.pbtxt": CONFIG, "scorer/1/model.py": MODEL.format(initialize=initialize, version=version)}
+    answer = (ERROR_ANSWER if erring else GOOD_ANSWER).format(version=version)
+    files = {"scorer/config.pbtxt": CONFIG, "scorer/1/model.py": MODEL.format(initialize=initialize, answer=answer)}
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for name, text in files.items():
@@ -76,9 +81,9 @@ def stand() -> Iterator[Stand]:
         yield made
 
 
-def version(stand: Stand, name: str, number: int, *, broken: bool = False) -> str:
+def version(stand: Stand, name: str, number: int, *, broken: bool = False, erring: bool = False) -> str:
     key = f"{name}/model.tar.gz"
-    stand.s3.put_object(Bucket=BUCKET, Key=key, Body=archive(number, broken=broken))
+    stand.s3.put_object(Bucket=BUCKET, Key=key, Body=archive(number, broken=broken, erring=erring))
     stand.sagemaker.create_model(
         ModelName=name, ExecutionRoleArn=ROLE,
         PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/{key}",
@@ -155,3 +160,67 @@ def test_an_endpoint_whose_first_version_cannot_load_fails(stand: Stand) -> None
     assert "failed to load" in failed["FailureReason"]
     with pytest.raises(ClientError, match="has no running fleet"):
         answered_version(runtime(stand), "doomed")
+
+
+def metric_sum(stand: Stand, endpoint: str, metric: str, statistic: str = "Sum") -> float:
+    """A metric's statistic over a window wide enough for the stand-in's model time (it runs ahead)."""
+    now = datetime.now(UTC)
+    answer = stand.cloudwatch.get_metric_statistics(
+        Namespace="AWS/SageMaker", MetricName=metric, Period=86400, Statistics=[statistic],
+        Dimensions=[{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": "AllTraffic"}],
+        StartTime=now - timedelta(days=1), EndTime=now + timedelta(days=30),
+    )  # fmt: skip
+    return float(sum(point[statistic] for point in answer["Datapoints"]))
+
+
+def test_every_invocation_is_counted_in_the_endpoint_metrics(stand: Stand) -> None:
+    client = runtime(stand)
+    stand.sagemaker.create_endpoint(EndpointName="counted", EndpointConfigName=version(stand, "counted-v1", 1))
+    stand.wait("counted", "InService", timeout_s=60)
+    for _ in range(3):
+        answered_version(client, "counted")
+    with pytest.raises(ClientError):
+        answered_version(client, "counted", input_name="WRONG")
+    deadline = time.monotonic() + 10
+    while metric_sum(stand, "counted", "Invocations") < 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert metric_sum(stand, "counted", "Invocations") == 4
+    assert metric_sum(stand, "counted", "Invocation4XXErrors") == 1
+    assert metric_sum(stand, "counted", "InvocationModelErrors") == 1
+    assert metric_sum(stand, "counted", "Invocation5XXErrors") == 0
+    assert metric_sum(stand, "counted", "ModelLatency", "SampleCount") == 4
+    assert metric_sum(stand, "counted", "ModelLatency", "Minimum") > 0  # microseconds, never zero
+
+
+def test_an_erring_canary_trips_its_alarm_from_real_metrics_and_is_rolled_back(stand: Stand) -> None:
+    client = runtime(stand)
+    stand.sagemaker.create_endpoint(EndpointName="tripped", EndpointConfigName=version(stand, "tripped-v1", 1))
+    stand.wait("tripped", "InService", timeout_s=60)
+    stand.cloudwatch.put_metric_alarm(
+        AlarmName="tripped-model-errors", Namespace="AWS/SageMaker", MetricName="InvocationModelErrors",
+        Dimensions=[{"Name": "EndpointName", "Value": "tripped"}, {"Name": "VariantName", "Value": "AllTraffic"}],
+        Statistic="Sum", Period=60, EvaluationPeriods=2, DatapointsToAlarm=1, Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold", TreatMissingData="notBreaching",
+    )  # fmt: skip
+    deployment = {
+        **canary(1, wait_s=1200),
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "tripped-model-errors"}]},
+    }
+    stand.sagemaker.update_endpoint(EndpointName="tripped", EndpointConfigName=version(stand, "tripped-v2", 2, erring=True),
+                                    DeploymentConfig=deployment)  # fmt: skip
+    answers: list[int | str] = []
+    deadline = time.monotonic() + 60
+    while stand.sagemaker.describe_endpoint(EndpointName="tripped")["EndpointStatus"] != "InService":
+        try:
+            answers.append(answered_version(client, "tripped"))
+        except ClientError as err:
+            answers.append(err.response["Error"]["Code"])
+        assert time.monotonic() < deadline
+    done = stand.sagemaker.describe_endpoint(EndpointName="tripped")
+    assert done["EndpointConfigName"] == "tripped-v1" and "tripped-model-errors" in done["FailureReason"]
+    assert "ModelError" in answers  # the canary really served, and erred
+    assert max(e["new_share"] for e in stand.timeline("tripped")) == 0.25  # caught during the canary bake
+    alarm = stand.cloudwatch.describe_alarms(AlarmNames=["tripped-model-errors"])["MetricAlarms"][0]
+    # set by the stand-in's evaluation (the state itself may already be OK again: the errors stopped)
+    assert alarm["StateReason"].startswith("Threshold Crossed")
+    assert answered_version(client, "tripped") == 1

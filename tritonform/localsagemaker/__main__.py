@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tritonform.localsagemaker.backing import Backing
 from tritonform.localsagemaker.fleets import FleetStarter
+from tritonform.localsagemaker.metrics import Metrics
 from tritonform.localsagemaker.runner import Clock
 from tritonform.localsagemaker.server import LocalServer, serve
 from tritonform.localsagemaker.service import LocalSageMaker
@@ -34,8 +35,14 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     backing = Backing(args.moto)
     with tempfile.TemporaryDirectory(prefix="localsagemaker-") as scratch:
+        clock = Clock(args.time_scale)
         starter = FleetStarter(backing, Path(scratch)) if args.run_models else None
-        sagemaker = LocalSageMaker(backing, Clock(args.time_scale), args.provisioning_seconds, starter)
+        # Choice: metrics and alarm evaluation come with real fleets; without them no invocation is answered,
+        # and alarm states set by hand (SetAlarmState) are left alone.
+        metrics = Metrics(backing, clock.model_epoch, clock.scale) if args.run_models else None
+        sagemaker = LocalSageMaker(backing, clock, args.provisioning_seconds, starter, metrics)
+        if metrics is not None:
+            metrics.start()
         server = LocalServer(args.port, args.moto, sagemaker)
         # SIGTERM (how the caller stops it) ends serving cleanly, so that the Triton fleets, each in its own
         # process group, are stopped too; shutdown() must run outside the thread that serves.

@@ -47,12 +47,18 @@ class Clock:
         if scale <= 0:
             raise ValueError("the time scale must be positive")
         self.scale = scale
+        self.started_epoch = time.time()
+        self.started_monotonic = time.monotonic()
 
     def real(self, model_s: float) -> float:
         return model_s / self.scale
 
     def model_since(self, started_monotonic: float) -> float:
         return (time.monotonic() - started_monotonic) * self.scale
+
+    def model_epoch(self) -> float:
+        """Model time as a Unix time: it runs `scale` times faster than the wall clock from the start."""
+        return self.started_epoch + self.model_since(self.started_monotonic)
 
 
 class Runner:

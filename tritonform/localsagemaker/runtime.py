@@ -11,11 +11,13 @@ from __future__ import annotations
 import http.client
 import json
 import math
+import time
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from tritonform.localsagemaker.backing import ACCOUNT
 from tritonform.localsagemaker.fleets import RunningFleet, VariantServer
+from tritonform.localsagemaker.metrics import Invocation
 from tritonform.localsagemaker.service import LocalSageMaker
 
 INVOKE_TIMEOUT_S = 60
@@ -42,7 +44,14 @@ def _takes_new(count: int, share: float) -> bool:
     return math.floor((count + 1) * share) > math.floor(count * share)
 
 
-def _pick(service: LocalSageMaker, name: str, wanted_variant: str | None) -> tuple[VariantServer, str] | Reply:
+@dataclass(frozen=True)
+class Route:
+    server: VariantServer
+    config_name: str
+    region: str
+
+
+def _pick(service: LocalSageMaker, name: str, wanted_variant: str | None) -> Route | Reply:
     with service.lock:
         endpoint = service.endpoints.get(name)
         if endpoint is None:
@@ -59,36 +68,52 @@ def _pick(service: LocalSageMaker, name: str, wanted_variant: str | None) -> tup
     if wanted_variant is not None:
         if wanted_variant not in fleet.servers:
             return _error(400, "ValidationError", f"Variant {wanted_variant} not found for endpoint {name}.")
-        return fleet.servers[wanted_variant], fleet.config_name
+        return Route(fleet.servers[wanted_variant], fleet.config_name, endpoint.region)
     # Choice (the docs describe weights, not the draw): without X-Amzn-SageMaker-Target-Variant the
     # first variant answers; tritonform's endpoints have one.
-    return next(iter(fleet.servers.values())), fleet.config_name
+    return Route(next(iter(fleet.servers.values())), fleet.config_name, endpoint.region)
 
 
 def invoke(service: LocalSageMaker, name: str, body: bytes, wanted_variant: str | None) -> Reply:
+    """Route, ask the model, and count the invocation in the endpoint's metrics."""
+    received = time.perf_counter()
     picked = _pick(service, name, wanted_variant)
     if isinstance(picked, Reply):
         return picked
-    server, config_name = picked
+    status, reply, model_s = _ask(picked, body)
+    if service.metrics is not None:
+        overhead_s = max(time.perf_counter() - received - model_s, 0.0)
+        service.metrics.record(
+            Invocation(picked.region, name, picked.server.variant, status, model_s * 1e6, overhead_s * 1e6)
+        )
+    return reply
+
+
+def _ask(route: Route, body: bytes) -> tuple[int, Reply, float]:
+    """The model's HTTP status (0 when it did not answer), the reply, and the seconds the model took."""
+    server = route.server
     target = urlparse(f"http://{server.http_url}")
     connection = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=INVOKE_TIMEOUT_S)
+    started = time.perf_counter()
     try:
         connection.request("POST", f"/v2/models/{server.default_model}/infer", body,
                            {"Content-Type": "application/json"})  # fmt: skip
         response = connection.getresponse()
         answer = response.read()
     except OSError as err:
-        return _error(424, "ModelError", f"Received server error (0) from primary: {err}")
+        failed = _error(424, "ModelError", f"Received server error (0) from primary: {err}")
+        return 0, failed, time.perf_counter() - started
     finally:
         connection.close()
+    model_s = time.perf_counter() - started
     if response.status != 200:
         # InvokeEndpoint, SageMaker Runtime API Reference: a container's error is a ModelError (HTTP 424);
         # the wording is the one SageMaker uses ("Received client error (400) from primary with message").
         kind = "client" if response.status < 500 else "server"
-        message = answer.decode(errors="replace")
-        return _error(
-            424, "ModelError", f'Received {kind} error ({response.status}) from primary with message "{message}".'
+        message = (
+            f'Received {kind} error ({response.status}) from primary with message "{answer.decode(errors="replace")}".'
         )
+        return response.status, _error(424, "ModelError", message), model_s
     headers = [("Content-Type", "application/json"), (INVOKED_VARIANT, server.variant),
-               ("x-localsagemaker-endpoint-config", config_name)]  # fmt: skip
-    return Reply(200, answer, headers)
+               ("x-localsagemaker-endpoint-config", route.config_name)]  # fmt: skip
+    return response.status, Reply(200, answer, headers), model_s

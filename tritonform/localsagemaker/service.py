@@ -22,6 +22,7 @@ from tritonform.localsagemaker.api import (
 )
 from tritonform.localsagemaker.backing import Backing, endpoint_arn
 from tritonform.localsagemaker.fleets import FleetStarter
+from tritonform.localsagemaker.metrics import Metrics
 from tritonform.localsagemaker.runner import Clock, Runner, new_rollout
 from tritonform.localsagemaker.state import IN_PROGRESS, Endpoint, Fleet, describe, summary
 
@@ -45,11 +46,11 @@ def _records(request: Request, key: str) -> list[dict[str, object]]:
 
 
 class LocalSageMaker:
-    def __init__(
-        self, backing: Backing, clock: Clock, provisioning_s: float, starter: FleetStarter | None = None
-    ) -> None:
+    def __init__(self, backing: Backing, clock: Clock, provisioning_s: float, starter: FleetStarter | None = None,
+                 metrics: Metrics | None = None) -> None:  # fmt: skip
         self.backing = backing
         self.clock = clock
+        self.metrics = metrics
         self.lock = threading.RLock()
         self.endpoints: dict[str, Endpoint] = {}
         self.runner = Runner(backing, clock, self.lock, provisioning_s, self._forget, starter=starter)
@@ -74,6 +75,8 @@ class LocalSageMaker:
 
     def stop_all(self) -> None:
         """Stop every operation and every local Triton fleet (the server is shutting down)."""
+        if self.metrics is not None:
+            self.metrics.stop.set()
         with self.lock:
             endpoints = list(self.endpoints.values())
             for endpoint in endpoints:
