@@ -391,7 +391,10 @@ def test_markdown_and_plain_text_say_the_same_with_and_without_markup() -> None:
     assert "- CKV_AWS_98: Ensure KMS (`aws_sagemaker_endpoint_configuration.c`)" in text
     assert lines[0] == f"prod (prod): needs attention: {ALARM_ADDRESS} is destroyed; 1 security finding(s)"
     assert f"  ! DELETE {ALARM_ADDRESS}" in lines
-    assert "  version  m v1 -> v2 (sha256 cdcdcdcdcdcdcdcd..., attached by bob from 0123456789ab: retrained)" in lines
+    assert (
+        "  version  m v1 -> v2 (sha256 cdcdcdcdcdcdcdcd..., attached by bob from 0123456789ab: retrained; where it "
+        "was packaged from is not recorded)"
+    ) in lines
     assert lines[3:6] == [
         "  Rollout:",
         "    policy canary (canary), up to 15:00, 2 rollback alarm(s)",
@@ -400,4 +403,6 @@ def test_markdown_and_plain_text_say_the_same_with_and_without_markup() -> None:
     assert "    CKV_AWS_98: Ensure KMS (aws_sagemaker_endpoint_configuration.c)" in lines
     assert not any("`" in line or "**" in line for line in lines)
     outside_git = VersionChange("m", "v2", "changed", "v1", sha256="cd" * 32, attached_by="bob", reason="retrained")
-    assert "attached by bob: retrained)" in plain([EnvironmentReview("prod", "prod", outside_git)])
+    assert "attached by bob: retrained; where it was packaged from" in plain(
+        [EnvironmentReview("prod", "prod", outside_git)]
+    )

@@ -8,8 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import REPO_ROOT, CliRun
+from tritonform.release.reproduce import archive_digest
 from tritonform.triton.validate import validate_repository
 
 pytestmark = pytest.mark.config
@@ -336,11 +338,21 @@ def test_cli_usage_errors_exit_2(tmp_path: Path, run_cli: Callable[..., CliRun])
     assert run_cli("repo", "frobnicate").code == 2
 
 
-def test_synth_refuses_an_environment_whose_repository_is_invalid(
+def test_synth_refuses_an_environment_whose_release_pins_an_invalid_repository(
     project: Path, run_cli: Callable[..., CliRun]
 ) -> None:
     config = project / "model_repository" / "vector_normalizer" / "config.pbtxt"
     config.write_text(config.read_text().replace("max_batch_size: 64", "max_batch_size: 32"))
+    pinned = archive_digest(project / "model_repository", "fast")  # dev's release pins these very bytes
+    assert pinned is not None
+    sha256, size = pinned
+    release_file = project / "environments" / "releases" / "dev.yaml"
+    release = yaml.safe_load(release_file.read_text())
+    release["version_id"] = sha256[:12]
+    release["artifact"] = {"s3_uri": f"s3://acme-tritonform-dev-artifacts/text_embedder/{sha256}/model.tar.gz",
+                           "sha256": sha256, "size_bytes": size}  # fmt: skip
+    release_file.write_text(yaml.safe_dump(release, sort_keys=False))
+
 
     result = run_cli("--root", str(project), "synth", "--env", "dev", "--outdir", str(project / "out"))
 

@@ -55,6 +55,10 @@ class Handler(BaseHTTPRequestHandler):
         for key, value in headers:
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(body)))
+        # One request per connection, as the moto server behind answers: a client reusing an idle
+        # connection the server is about to drop failed intermittently (Terraform's Go SDK).
+        self.send_header("Connection", "close")
+        self.close_connection = True
         self.end_headers()
         self.wfile.write(body)
 
@@ -152,6 +156,8 @@ class Handler(BaseHTTPRequestHandler):
             for key, value in response.getheaders():
                 if key.lower() not in HOP_BY_HOP - {"content-length"}:
                     self.send_header(key, value)
+            self.send_header("Connection", "close")
+            self.close_connection = True
             self.end_headers()
             return
         self._send(response.status, answer, headers)

@@ -17,15 +17,15 @@ import stat
 import tarfile
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 from tritonform import __version__
-from tritonform.config.release import version_id_for
 from tritonform.errors import Problem, UserError
 from tritonform.triton.validate import validate_repository
+from tritonform.version_ids import version_id_for
 
 CHUNK = 1 << 20
 ARTIFACT = "model.tar.gz"
@@ -51,6 +51,12 @@ class Manifest:
     files: list[PackedFile]
     config_digests: dict[str, str]
     source_commit: str | None
+    """HEAD of the checkout the repository was packaged from; None outside a git checkout."""
+    source_modified: bool | None = None
+    """Whether the packaged files differed from source_commit's (packaged with --allow-modified); None: not
+    known (outside a git checkout, or a manifest from before this was recorded)."""
+    source_changes: list[str] = field(default_factory=list)
+    """The paths, relative to the repository, whose packaged bytes are not source_commit's."""
     tool_version: str = __version__
     compression: str = "fast"
     format: str = "tar (pax) + gzip; entries sorted, owner 0:0, mtime 0, modes 0644/0755"
@@ -252,15 +258,48 @@ def write_archive(repository: Path, destination: BinaryIO, compression: Compress
     return packed
 
 
+def packaged_paths(repository: Path) -> set[str]:
+    """The names (relative, '/'-separated) of every file and directory packaging would include."""
+    return {name for name, _path in _entries(repository)}
+
+
+def refuse_output_inside(repository: Path, out_dir: Path) -> None:
+    """Output written into the repository it packages would be packaged next time, and changes its state."""
+    inside = out_dir.resolve()  # follows symbolic links, also of a directory that does not exist yet
+    if inside.is_relative_to(repository.resolve()):
+        raise UserError.single(
+            f"is inside the repository being packaged ({repository}): the package would become part of the "
+            "next one and change the tree it records; write it outside, e.g. --out dist/",
+            file=out_dir,
+        )
+
+
 def package(
     repository: Path,
     out_dir: Path,
     *,
     default_model: str | None = None,
     source_commit: str | None = None,
+    source_changes: Sequence[str] | None = None,
+    allow_modified: bool = False,
     compression: Compression = "fast",
 ) -> Manifest:
-    """Validate, then write out_dir/model.tar.gz and out_dir/manifest.json (both or neither)."""
+    """Validate, then write out_dir/model.tar.gz and out_dir/manifest.json (both or neither).
+
+    `source_changes` are the paths whose bytes are not source_commit's (None: not known). A repository with
+    changes is refused unless `allow_modified`: its manifest would otherwise name a commit that does not
+    produce its bytes. With it, the manifest says the tree was modified and lists what differs."""
+    refuse_output_inside(repository, out_dir)
+    if source_changes and not allow_modified:
+        shown = ", ".join(source_changes[:10]) + (
+            f" and {len(source_changes) - 10} more" if len(source_changes) > 10 else ""
+        )
+        raise UserError.single(
+            f"has uncommitted changes ({shown}): a package records the commit it was built from, and commit "
+            f"{source_commit} does not produce these bytes. Commit them, or package with --allow-modified to "
+            "record a modified working tree",
+            file=repository,
+        )
     report = validate_repository(repository, default_model=default_model)
     if report.problems:
         raise UserError(
@@ -288,6 +327,8 @@ def package(
                 for name, model in sorted(report.models.items())
             },
             source_commit=source_commit,
+            source_modified=None if source_commit is None or source_changes is None else bool(source_changes),
+            source_changes=list(source_changes or ()),
             compression=compression,
         )
         manifest_tmp.write_text(manifest.to_json(), encoding="utf-8")

@@ -115,6 +115,7 @@ def _version(deployment: Deployment, base_release: ReleaseConfig | None) -> Vers
         attached_by=release.attached.by,
         commit=release.attached.commit,
         reason=release.attached.reason,
+        packaged_from=release.artifact.source.describe() if release.artifact.source else None,
     )
 
 

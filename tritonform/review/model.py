@@ -30,6 +30,9 @@ class VersionChange:
     commit: str | None = None
     """The git commit the version was attached from; None when attached outside a checkout."""
     reason: str = ""
+    packaged_from: str | None = None
+    """Where the release file says the artifact was packaged from ("packaged from a modified working tree
+    of commit ..."); None when it does not say."""
 
 
 @dataclass(frozen=True)

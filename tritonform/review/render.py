@@ -55,7 +55,7 @@ def _version(version: VersionChange, markup: _Markup) -> str:
     return (
         f"{version.model_name} {version.base_version_id} -> {markup.strong(version.version_id)} "
         f"(sha256 {markup.code(version.sha256[:16] + '...')}, attached by {version.attached_by}{source}: "
-        f"{version.reason})"
+        f"{version.reason}; {version.packaged_from or 'where it was packaged from is not recorded'})"
     )
 
 
