@@ -353,7 +353,6 @@ def test_synth_refuses_an_environment_whose_release_pins_an_invalid_repository(
                            "sha256": sha256, "size_bytes": size}  # fmt: skip
     release_file.write_text(yaml.safe_dump(release, sort_keys=False))
 
-
     result = run_cli("--root", str(project), "synth", "--env", "dev", "--outdir", str(project / "out"))
 
     assert result.code == 2

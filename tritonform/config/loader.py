@@ -12,6 +12,7 @@ from pathlib import Path
 from tritonform.config.alarms import alarm_timings
 from tritonform.config.environment import ENVIRONMENT_NAME_PATTERN, EnvironmentConfig
 from tritonform.config.names import rollback_alarm_names
+from tritonform.config.pinned import PinnedRepository, pinned_repository
 from tritonform.config.release import ReleaseConfig
 from tritonform.config.rollout import (
     POLICY_KINDS,
@@ -111,6 +112,9 @@ class Deployment:
     release_file: Path
     rollout: RolloutPlan
     deployment_config: CompiledDeployment
+    repository: PinnedRepository
+    """Which state of the model repository the release pins, and whether the working tree is it."""
+
     warnings: tuple[Problem, ...] = ()
 
 
@@ -135,7 +139,7 @@ def load_environment(layout: ProjectLayout, name: str) -> EnvironmentConfig:
     return _read_environment(layout, name)[0]
 
 
-def load_release(layout: ProjectLayout, environment: EnvironmentConfig) -> ReleaseConfig:
+def load_release(layout: ProjectLayout, environment: EnvironmentConfig) -> tuple[ReleaseConfig, PinnedRepository]:
     path = layout.release_file(environment.name)
     if not path.is_file():
         raise UserError.single(
@@ -145,10 +149,11 @@ def load_release(layout: ProjectLayout, environment: EnvironmentConfig) -> Relea
         )
     data, lines = read_yaml(path)
     release = validate_data(ReleaseConfig, data, path, lines)
-    problems = _cross_check(layout, environment, release, path, lines)
+    pinned = pinned_repository(layout.model_repository, release)
+    problems = _cross_check(layout, environment, release, path, lines, validate=pinned.working_tree)
     if problems:
         raise UserError(problems)
-    return release
+    return release, pinned
 
 
 def _cross_check(
@@ -157,8 +162,11 @@ def _cross_check(
     release: ReleaseConfig,
     path: Path,
     lines: dict[Loc, int],
+    *,
+    validate: bool,
 ) -> list[Problem]:
-    """What neither file can check alone: the release must fit the environment it is attached to."""
+    """What neither file can check alone: the release must fit the environment it is attached to. The
+    model repository is validated (`validate`) only when the working tree is what the release pins."""
     problems: list[Problem] = []
     env_file = layout.environment_file(environment.name)
 
@@ -188,6 +196,8 @@ def _cross_check(
             f"the artifact is in bucket {release.artifact.bucket!r}, but this environment's artifact bucket "
             f"is {environment.artifacts.bucket!r} (artifacts.bucket in {env_file.name})",
         )
+    if not validate:
+        return problems
     model_dir = layout.model_repository / release.model_name
     if not (model_dir / "config.pbtxt").is_file():
         problem("model_name", f"model_repository/{release.model_name}/config.pbtxt does not exist")
@@ -258,7 +268,7 @@ def plan_for(
 def load_deployment(layout: ProjectLayout, name: str) -> Deployment:
     environment, lines = _read_environment(layout, name)
     plan, warnings = plan_for(layout, environment, lines)
-    release = load_release(layout, environment)
+    release, pinned = load_release(layout, environment)
     return Deployment(
         environment,
         release,
@@ -266,6 +276,7 @@ def load_deployment(layout: ProjectLayout, name: str) -> Deployment:
         layout.release_file(name),
         plan,
         compile_deployment(plan, rollback_alarm_names(environment)),
+        pinned,
         tuple(warnings),
     )
 

@@ -13,23 +13,42 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
+from tritonform import version_ids
 from tritonform.config.triton_images import parse_image_uri
 from tritonform.documents import FieldError, FrozenModel
 
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 ModelName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")]
-VERSION_ID_LENGTH = 12
+CommitId = Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")]
+VERSION_ID_LENGTH = version_ids.VERSION_ID_LENGTH
+version_id_for = version_ids.version_id_for
 _S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>\S+)$")
-
-
-def version_id_for(sha256: str) -> str:
-    """The short, human-sized name of a version: the first 12 hex digits of its sha256."""
-    return sha256[:VERSION_ID_LENGTH]
 
 
 def artifact_key(model_name: str, sha256: str) -> str:
     """The content-addressed S3 key every published version lives at."""
     return f"{model_name}/{sha256}/model.tar.gz"
+
+
+class ArtifactSource(FrozenModel):
+    """The state of the project the artifact was packaged from, as `release package` recorded it."""
+
+    commit: CommitId | None
+    """The git commit (40 hex digits) checked out when it was packaged; null outside a git checkout."""
+
+    modified: bool | None
+    """true: packaged with --allow-modified from a working tree whose model repository differed from that
+    commit (the bytes are in no commit); false: the repository was exactly the commit's; null: not known."""
+
+    def describe(self) -> str:
+        """One phrase for the review and `check`: never more than the record says."""
+        if self.commit is None:
+            return "packaged outside a git checkout"
+        if self.modified is None:
+            return f"packaged from commit {self.commit[:12]} (whether its working tree was modified: not recorded)"
+        if self.modified:
+            return f"packaged from a modified working tree of commit {self.commit[:12]}"
+        return f"packaged from commit {self.commit[:12]}"
 
 
 class Artifact(FrozenModel):
@@ -43,6 +62,10 @@ class Artifact(FrozenModel):
 
     size_bytes: Annotated[int, Field(ge=1)]
     """Size of model.tar.gz in bytes."""
+
+    source: ArtifactSource | None = None
+    """Where the artifact was packaged from (its manifest, carried by the S3 object's metadata); absent when
+    the published object does not say (published before tritonform recorded it)."""
 
     @field_validator("s3_uri")
     @classmethod
@@ -96,7 +119,7 @@ class Attachment(FrozenModel):
     at: Annotated[datetime, Field(strict=False)]
     """When, as an ISO 8601 UTC timestamp."""
 
-    commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")] | None
+    commit: CommitId | None
     """The project's git commit (40 hex digits) the attach ran from; null when it ran outside a git checkout."""
 
     reason: Annotated[str, Field(min_length=1, max_length=500)] = "release"

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from tritonform.config import ProjectLayout
 from tritonform.config.environment import EnvironmentConfig
 from tritonform.config.loader import load_environment
-from tritonform.config.release import Attachment, ReleaseConfig, artifact_key, version_id_for
+from tritonform.config.release import ArtifactSource, Attachment, ReleaseConfig, artifact_key, version_id_for
 from tritonform.documents import describe, parse_model
 from tritonform.errors import Problem, UserError
 from tritonform.release import aws
@@ -128,9 +128,22 @@ def find_published(s3: Any, bucket: str, model_name: str, version: str) -> tuple
     return key.split("/")[1], int(matches[0]["Size"])
 
 
+def recorded_source(metadata: dict[str, str]) -> ArtifactSource | None:
+    """Where the object was packaged from, as `release publish` recorded it from the manifest; None when the
+    object records no commit (published before tritonform recorded it, or by other means), or records one
+    that is not a commit id: nothing is made up."""
+    commit = metadata.get("source-commit")
+    modified = {"true": True, "false": False}.get(metadata.get("source-modified", ""))
+    if commit is None or not re.fullmatch(r"[0-9a-f]{40}", commit):
+        return None
+    return ArtifactSource(commit=commit, modified=modified)
+
+
 def render_release(release: ReleaseConfig, env_name: str) -> str:
     """The release file's text: the same layout whoever writes it, so a diff shows only what changed."""
     document = release.model_dump(mode="json")
+    if document["artifact"]["source"] is None:  # absent, as in files written before it was recorded
+        del document["artifact"]["source"]
     document["attached"]["at"] = release.attached.at.strftime("%Y-%m-%dT%H:%M:%SZ")
     return (
         "# yaml-language-server: $schema=../../schemas/release.schema.json\n"
@@ -228,7 +241,7 @@ def _attach_locked(
     s3 = aws.client("s3", environment.region)
     sha256, size = find_published(s3, bucket, model, version)
     key = artifact_key(model, sha256)
-    aws.call(
+    head = aws.call(
         f"verify s3://{bucket}/{key}", lambda: verify_object(s3, bucket, key, sha256=sha256, size=size, artifact=None)
     )
     image = resolve_image(environment.region, image_version, environment.endpoint.instance_type)
@@ -237,7 +250,12 @@ def _attach_locked(
         {
             "model_name": model,
             "version_id": version_id_for(sha256),
-            "artifact": {"s3_uri": f"s3://{bucket}/{key}", "sha256": sha256, "size_bytes": size},
+            "artifact": {
+                "s3_uri": f"s3://{bucket}/{key}",
+                "sha256": sha256,
+                "size_bytes": size,
+                "source": recorded_source(head.get("Metadata", {})),
+            },
             "triton_image": {"version": image_version, "uri": image},
             "attached": attached,
         }

@@ -33,7 +33,15 @@ from pydantic import (
 )
 
 from tritonform.config import ProjectLayout
-from tritonform.config.release import VERSION_ID_LENGTH, Attachment, ModelName, ReleaseConfig, Sha256, version_id_for
+from tritonform.config.release import (
+    VERSION_ID_LENGTH,
+    Attachment,
+    CommitId,
+    ModelName,
+    ReleaseConfig,
+    Sha256,
+    version_id_for,
+)
 from tritonform.documents import FieldError, FrozenModel, parse_json, validate_data
 from tritonform.errors import Problem, UserError
 
@@ -79,6 +87,10 @@ class ReleaseSnapshot(FrozenModel):
     size_bytes: Annotated[int, BeforeValidator(_digits_as_int), Field(ge=1)] | None = None
     triton_version: Annotated[str, Field(pattern=r"^[0-9]{2}\.[0-9]{2}$")] | None = None
     image: Annotated[str, Field(min_length=1)] | None = None
+    source_commit: CommitId | None = None
+    """The commit the artifact was packaged from (the release file's artifact.source), where it says."""
+    source_modified: bool | None = None
+    """Whether it was packaged from a modified working tree of that commit, where the release file says."""
 
     @model_validator(mode="after")
     def _content_addressed(self) -> Self:
@@ -101,6 +113,8 @@ class ReleaseSnapshot(FrozenModel):
             size_bytes=release.artifact.size_bytes,
             triton_version=release.triton_image.version,
             image=release.triton_image.uri,
+            source_commit=source.commit if (source := release.artifact.source) else None,
+            source_modified=source.modified if source else None,
         )
 
     def describes(self, release: ReleaseConfig) -> bool:
@@ -115,7 +129,10 @@ class ReleaseSnapshot(FrozenModel):
         return self.sha256.startswith(version) if self.sha256 else len(version) == VERSION_ID_LENGTH
 
     def missing(self) -> list[str]:
-        return [name for name in type(self).model_fields if getattr(self, name) is None]
+        """What a rollback needs to attach this release again but the record lacks (where it was packaged
+        from is not needed: attach reads it from the published object)."""
+        optional = {"source_commit", "source_modified"}
+        return [name for name in type(self).model_fields if name not in optional and getattr(self, name) is None]
 
 
 class LiveConfiguration(FrozenModel):
@@ -273,7 +290,9 @@ def restorable(entry: Entry, side: Literal["from", "to"], attached: Attachment) 
     try:
         return ReleaseConfig.model_validate({
             "model_name": snapshot.model_name, "version_id": snapshot.version_id,
-            "artifact": {"s3_uri": snapshot.s3_uri, "sha256": snapshot.sha256, "size_bytes": snapshot.size_bytes},
+            "artifact": {"s3_uri": snapshot.s3_uri, "sha256": snapshot.sha256, "size_bytes": snapshot.size_bytes,
+                         "source": {"commit": snapshot.source_commit, "modified": snapshot.source_modified}
+                         if snapshot.source_commit else None},
             "triton_image": {"version": snapshot.triton_version, "uri": snapshot.image},
             "attached": attached,
         })  # fmt: skip

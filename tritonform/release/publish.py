@@ -113,8 +113,9 @@ def _existing(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
     return head
 
 
-def verify_object(s3: Any, bucket: str, key: str, *, sha256: str, size: int, artifact: Path | None) -> None:
-    """Refuse an object whose size, recorded digest or S3 checksum is not what it must be."""
+def verify_object(s3: Any, bucket: str, key: str, *, sha256: str, size: int, artifact: Path | None) -> dict[str, Any]:
+    """Refuse an object whose size, recorded digest or S3 checksum is not what it must be; return its head
+    (its metadata says where it was packaged from)."""
     head = _existing(s3, bucket, key)
     where = f"s3://{bucket}/{key}"
     if head is None:
@@ -133,11 +134,12 @@ def verify_object(s3: Any, bucket: str, key: str, *, sha256: str, size: int, art
     elif "-" not in checksum:
         wanted = whole_object_checksum(sha256)
     else:
-        return  # a multipart checksum can only be recomputed from the bytes; the recorded digest matched
+        return head  # a multipart checksum can only be recomputed from the bytes; the recorded digest matched
     # S3 reports a multipart (composite) checksum as "<digest of part digests>-<parts>"; moto leaves the
     # "-<parts>" suffix off (a stand-in gap), so the digest part is what is compared.
     if checksum.split("-")[0] != wanted.split("-")[0]:
         raise UserError.single(f"{where}: S3 checksum {checksum} does not match the bytes (expected {wanted})")
+    return head
 
 
 def _abort_unfinished(s3: Any, bucket: str, key: str) -> None:
@@ -164,6 +166,8 @@ def publish(
         metadata = {"sha256": manifest.sha256, "version-id": manifest.version_id}
         if manifest.source_commit:
             metadata["source-commit"] = manifest.source_commit
+        if manifest.source_modified is not None:  # what `release attach` records as artifact.source
+            metadata["source-modified"] = "true" if manifest.source_modified else "false"
         _abort_unfinished(s3, bucket, key)  # parts left by a killed earlier run
         try:
             aws.call(
