@@ -5,6 +5,20 @@ cannot run against it alone. This stand-in answers the endpoint operations itsel
 state machine on a scaled clock, and forwards everything else to a moto server (tritonform/standin.py).
 It binds 127.0.0.1 on a free port, runs in its own process group, stops by itself after its lifetime,
 and is stopped by its process id.
+
+    python -m tritonform.localsagemaker --moto http://127.0.0.1:PORT --port N --time-scale 60 [--run-models]
+
+- every wait, bake and timeout is divided by the time scale (at 60, a 600 s bake takes 10 s);
+- with --run-models each configuration in service runs its model.tar.gz in a local Triton server,
+  InvokeEndpoint (`POST /endpoints/<name>/invocations`) is answered, every invocation is counted in the
+  AWS/SageMaker metrics, and alarms on them are evaluated; without it, a version starts when its model data
+  is in S3, and alarm states are whatever SetAlarmState made them;
+- `GET /_localsagemaker/timeline/<endpoint>` (not an AWS operation) returns the steps of the endpoint's last
+  operation in model seconds, for tests.
+
+Modules: api (request shapes, bounds, errors), plan (phases of a deployment), state (endpoints,
+DescribeEndpoint), runner (the state machine), service (the operations), backing (what is read from moto),
+fleets (local Triton fleets), runtime (InvokeEndpoint), metrics (metrics and alarm evaluation), server (HTTP).
 """
 
 from __future__ import annotations

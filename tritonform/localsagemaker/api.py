@@ -146,7 +146,8 @@ def _range(problems: list[str], where: str, value: int, bounds: tuple[int, int])
 
 
 def _share(problems: list[str], what: str, size: CapacitySize, fleet: int, bounds: tuple[int, int]) -> None:
-    """A size relative to the variant's instance count, given as a percentage or as instances."""
+    """A size relative to the variant's instance count, given as a percentage or as instances.
+    Choice (the docs are silent): a percentage that rounds down to no instance at all is refused."""
     low, high = bounds
     percent = size.percent_of(fleet)
     if size.value < 1 or not low <= percent <= high or size.instances_of(fleet) < 1:

@@ -36,7 +36,7 @@ SETTLE_S = 1.0
 
 @dataclass(frozen=True)
 class Interrupt:
-    kind: Literal["stopped", "alarm", "timeout"]
+    kind: Literal["stopped", "alarm", "timeout", "failed"]
     reason: str = ""
 
 
@@ -181,7 +181,7 @@ class Runner:
                 with self.lock:
                     rollout.fleet = fleet
                 if missing is not None:
-                    interrupt = Interrupt("alarm", f"the new fleet could not start: {missing}")
+                    interrupt = Interrupt("failed", f"the new fleet could not start: {missing}")
             if interrupt is not None:
                 self._roll_back(endpoint, phase, interrupt.reason)
                 return
