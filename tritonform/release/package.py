@@ -24,6 +24,7 @@ from typing import BinaryIO, Literal
 
 from tritonform import __version__
 from tritonform.errors import Problem, UserError
+from tritonform.triton.files import shippable_entries
 from tritonform.triton.validate import validate_repository
 from tritonform.version_ids import version_id_for
 
@@ -32,7 +33,6 @@ ARTIFACT = "model.tar.gz"
 MANIFEST = "manifest.json"
 Compression = Literal["fast", "best"]
 LEVELS: dict[str, int] = {"fast": 1, "best": 9}  # weights barely compress: "fast" is the default
-SKIPPED_NAMES = {"__pycache__", ".git", ".DS_Store"}
 
 
 @dataclass(frozen=True)
@@ -155,57 +155,13 @@ class _HashingWriter:
         self.target.flush()
 
 
-def _unsafe_name(name: str) -> str | None:
-    """Why a name cannot go into the archive: every name must unpack to the same file on any system.
-
-    Names come from listing a directory, so they are never "." or ".." and hold no "/"; a backslash is
-    a separator where the archive may be unpacked on Windows, and "..\\" in a name climbs out there.
-    """
-    if "\\" in name:
-        return "contains a backslash (a path separator on Windows)"
-    if any(ord(character) < 0x20 or ord(character) == 0x7F for character in name):
-        return "contains a control character"
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return "is not valid UTF-8"
-    return None
-
-
 def _entries(repository: Path) -> Iterator[tuple[str, Path]]:
-    """(archive name, path) for every directory and file to pack, sorted; refuses what must not ship."""
-    root = repository.resolve()
-    stack = [root]
-    found: list[tuple[str, Path]] = []
-    problems: list[Problem] = []
-    while stack:
-        directory = stack.pop()
-        for entry in directory.iterdir():
-            if entry.name in SKIPPED_NAMES or entry.name.startswith(".") or entry.suffix == ".pyc":
-                continue
-            relative = entry.relative_to(root).as_posix()
-            unsafe = _unsafe_name(entry.name)
-            if unsafe:
-                problems.append(Problem(entry, None, f"file name {entry.name!r} {unsafe}: rename it"))
-                continue
-            mode = entry.lstat().st_mode
-            if stat.S_ISLNK(mode):
-                target = entry.resolve()
-                if not target.is_relative_to(root):
-                    problems.append(Problem(entry, None, f"symbolic link to {target}, outside the repository"))
-                    continue
-                mode = target.stat().st_mode
-            if stat.S_ISDIR(mode):
-                found.append((relative, entry))
-                if not entry.is_symlink():
-                    stack.append(entry)
-            elif stat.S_ISREG(mode):
-                found.append((relative, entry))
-            else:
-                problems.append(Problem(entry, None, "not a regular file or directory (device, socket or pipe)"))
+    """(archive name, path) for every directory and file to pack, sorted; refuses what must not ship (the
+    rules `repo validate` applies too: tritonform/triton/files.py)."""
+    found, problems = shippable_entries(repository)
     if problems:
         raise UserError(problems)
-    yield from sorted(found)
+    yield from found
 
 
 def _tarinfo(name: str, path: Path) -> tarfile.TarInfo:
@@ -300,6 +256,9 @@ def package(
             "record a modified working tree",
             file=repository,
         )
+    unshippable = shippable_entries(repository)[1]
+    if unshippable:  # before Triton's rules: these are not about loading, and the validator reports them too
+        raise UserError(unshippable)
     report = validate_repository(repository, default_model=default_model)
     if report.problems:
         raise UserError(

@@ -1,5 +1,5 @@
-"""The repository's layout: one directory per model, each with a config.pbtxt Triton can parse and
-positive-integer version directories, and the default model SageMaker is told to serve among them."""
+"""The repository's layout: files that can ship (files.py), one directory per model, each with a config.pbtxt
+Triton can parse and positive-integer version directories, and the default model SageMaker serves."""
 
 from __future__ import annotations
 
@@ -10,9 +10,19 @@ from google.protobuf import text_format
 from google.protobuf.message import DecodeError
 from tritonclient.grpc import model_config_pb2 as mc
 
+from tritonform.documents import read_text
+from tritonform.errors import UserError
+from tritonform.triton.autocomplete import complete_backend_fields, defines_auto_complete
+from tritonform.triton.files import shippable_entries
 from tritonform.triton.repository import Checker, ModelInfo, line_of
 
 MAX_CONFIG_BYTES = 1_000_000
+
+
+def check_files(check: Checker, repository: Path) -> None:
+    """What `release package` would refuse: names that do not unpack the same everywhere, links leaving
+    the repository, devices, sockets and pipes (the shared rules of files.py)."""
+    check.extend(shippable_entries(repository)[1])
 
 
 def model_directories(check: Checker, repository: Path) -> list[Path]:
@@ -23,7 +33,9 @@ def model_directories(check: Checker, repository: Path) -> list[Path]:
             "a config.pbtxt at the top of the repository: the SageMaker Triton container refuses it; every model "
             "lives in its own directory (<model>/config.pbtxt)",
         )
-    directories = sorted(p for p in repository.iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
+    directories = sorted(
+        p for p in repository.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith((".", "__"))
+    )
     if not directories:
         check.problem(repository, "no model directories")
     return directories
@@ -43,18 +55,15 @@ def load_model(check: Checker, directory: Path) -> ModelInfo:
                 )
             else:
                 model.versions.append(int(entry.name))
-    if not config_path.is_file():
+    if not config_path.exists() and not config_path.is_symlink():
         check.problem(
             directory, "no config.pbtxt: SageMaker's Triton container needs an explicit config for every model"
         )
         return model
-    if config_path.stat().st_size > MAX_CONFIG_BYTES:
-        check.problem(config_path, f"larger than {MAX_CONFIG_BYTES} bytes: not a model configuration")
-        return model
     try:
-        model.text = config_path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        check.problem(config_path, f"not UTF-8 text (byte {err.start})")
+        model.text = read_text(config_path, limit=MAX_CONFIG_BYTES, what="a Triton model configuration")
+    except UserError as err:
+        check.extend(err.problems)
         return model
     config = mc.ModelConfig()
     try:
@@ -67,7 +76,13 @@ def load_model(check: Checker, directory: Path) -> ModelInfo:
     except (DecodeError, ValueError) as err:
         check.problem(config_path, f"not a valid Triton ModelConfig: {err}")
         return model
-    model.config = config
+    model.declared = config
+    model.config = complete_backend_fields(directory.name, directory, config)
+    if model.config.backend == "python":
+        model_file = model.config.default_model_filename
+        model.completed_at_load = any(
+            defines_auto_complete(directory / str(version) / model_file) for version in model.served_versions()
+        )
     if config.name and config.name != directory.name:
         check.problem(
             config_path,
@@ -85,8 +100,4 @@ def check_default_model(
             repository,
             f"the default model {default_model!r} (SAGEMAKER_TRITON_DEFAULT_MODEL_NAME) is not "
             f"in the repository; models: {', '.join(sorted(models)) or 'none'}",
-        )
-    if default_model is None and len(models) > 1:
-        check.note(
-            "more than one model: SageMaker needs SAGEMAKER_TRITON_DEFAULT_MODEL_NAME (the release's model_name)"
         )

@@ -13,17 +13,9 @@ from tritonclient.grpc import model_config_pb2 as mc
 from tritonform.errors import Problem
 from tritonform.triton.smoke import SmokeFile
 
-# What each platform/backend loads from a version directory when default_model_filename is not set.
-DEFAULT_MODEL_FILES = {
-    "python": "model.py",
-    "onnxruntime": "model.onnx",
-    "tensorrt": "model.plan",
-    "pytorch": "model.pt",
-    "tensorflow_savedmodel": "model.savedmodel",
-    "tensorflow_graphdef": "model.graphdef",
-    "openvino": "model.xml",
-    "fil": "xgboost.model",
-}
+# What a backend loads from a version directory when Triton's auto-complete does not name the file
+# (github.com/triton-inference-server/fil_backend README: "xgboost.model" by default).
+DEFAULT_MODEL_FILES = {"fil": "xgboost.model"}
 PLATFORM_BACKENDS = {
     "tensorrt_plan": "tensorrt",
     "onnxruntime_onnx": "onnxruntime",
@@ -42,15 +34,32 @@ class ModelInfo:
     directory: Path
     config_path: Path
     text: str = ""
+    declared: mc.ModelConfig | None = None
+    """The config as written in config.pbtxt."""
     config: mc.ModelConfig | None = None
+    """The config as Triton completes it from the file names before validating (autocomplete.py)."""
     versions: list[int] = field(default_factory=list)
     smoke: SmokeFile | None = None
+    completed_at_load: bool = False
+    """A Python model whose auto_complete_config may add inputs, outputs and batching: the rules that
+    need those are left to --server."""
+    _lines: dict[tuple[str, str], int] | None = field(default=None, repr=False)
 
     @property
     def backend(self) -> str:
         if self.config is None:
             return ""
         return self.config.backend or PLATFORM_BACKENDS.get(self.config.platform, "")
+
+    def line_of_value(self, key: str, value: str) -> int | None:
+        """Line of the first `key: "value"` in config.pbtxt, from an index built in one pass: a config with
+        thousands of tensors or steps costs linear time, not a scan per lookup."""
+        if self._lines is None:
+            self._lines = {}
+            for number, row in enumerate(self.text.splitlines(), 1):
+                for match in _KEY_VALUE.finditer(row):
+                    self._lines.setdefault((match.group(1), match.group(2)), number)
+        return self._lines.get((key, value))
 
     @property
     def is_ensemble(self) -> bool:
@@ -67,7 +76,10 @@ class ModelInfo:
         if choice == "specific":
             return sorted(v for v in self.versions if v in set(policy.specific.versions))
         count = policy.latest.num_versions if choice == "latest" else 1
-        return sorted(self.versions)[-max(count, 1) :]
+        return sorted(self.versions)[-count:] if count > 0 else []
+
+
+_KEY_VALUE = re.compile(r'(\w+)\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
 @dataclass
@@ -109,7 +121,7 @@ def line_of(text: str, pattern: str, start_line: int = 1) -> int | None:
 
 def name_line(model: ModelInfo, name: str) -> int | None:
     """Line of the first `name: "<name>"`: where a tensor, control input or instance group is declared."""
-    return line_of(model.text, rf'name\s*:\s*"{re.escape(name)}"')
+    return model.line_of_value("name", name)
 
 
 def dims_text(dims: Iterable[int]) -> str:

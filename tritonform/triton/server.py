@@ -4,7 +4,9 @@ The server is the tritonserver 2.51 inside the nvidia-pytriton wheel (Python bac
 - GPU instance groups are rewritten to KIND_CPU in a private copy of the repository, and that is reported;
 - models whose backend the local server lacks are reported as checked statically only, as are ensembles
   that need them; nothing is silently passed;
-- the server binds 127.0.0.1 on free ports, runs in its own process group, and is always stopped.
+- the server binds 127.0.0.1 on free ports, runs in its own process group, and is always stopped;
+- Python models that complete their own config (auto_complete_config) are checked twice: Triton loads them,
+  then the static rules run on the config the server reports for them (GET /v2/models/<name>/config).
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from google.protobuf import text_format
+from google.protobuf import json_format, text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
 from tritonform.triton import install
-from tritonform.triton.repository import ModelInfo, RepositoryReport
+from tritonform.triton.repository import Checker, ModelInfo, RepositoryReport
 from tritonform.triton.smoke import SmokeRequest, Value, compare
 
 LOCAL_BACKENDS = {"python"}
@@ -47,6 +49,8 @@ class ServerResult:
     smoke_failures: list[str] = field(default_factory=list)
     smoke_passed: int = 0
     latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    completed_problems: list[str] = field(default_factory=list)
+    """What the static rules find in the configs the server completed (auto_complete_config)."""
 
     @property
     def checked(self) -> dict[str, str]:
@@ -59,7 +63,7 @@ class ServerResult:
         return {
             "ok": self.ok, "loaded": self.loaded, "failed": self.failed, "static_only": self.static_only,
             "overrides": self.overrides, "smoke_passed": self.smoke_passed, "smoke_failures": self.smoke_failures,
-            "latency_ms": self.latency_ms,
+            "latency_ms": self.latency_ms, "completed_problems": self.completed_problems,
         }  # fmt: skip
 
     def lines(self) -> list[str]:
@@ -67,6 +71,7 @@ class ServerResult:
         out += [f"server: {name}: checked statically only: {why}" for name, why in sorted(self.static_only.items())]
         out += [f"server: {name}: FAILED to load: {error}" for name, error in sorted(self.failed.items())]
         out += [f"server: {name}: loaded" for name in self.loaded]
+        out += [f"server: {problem}" for problem in self.completed_problems]
         out += [f"server: smoke: {failure}" for failure in self.smoke_failures]
         out.append(f"server: {self.smoke_passed} smoke request(s) passed, {len(self.smoke_failures)} failed")
         for name, stats in sorted(self.latency_ms.items()):
@@ -304,6 +309,38 @@ def _smoke(server: RunningServer, model: ModelInfo, result: ServerResult) -> Non
             }
 
 
+def completed_configs(url: str, report: RepositoryReport, loaded: list[str]) -> dict[str, ModelInfo]:
+    """The repository's models with each loaded, self-completing Python model's config replaced by the one the
+    server reports (what its auto_complete_config produced, as Triton normalised it)."""
+    from tritonclient import http  # noqa: PLC0415
+
+    models = dict(report.models)
+    client = http.InferenceServerClient(url, network_timeout=LOAD_TIMEOUT_S)
+    try:
+        for name in loaded:
+            model = report.models[name]
+            if not model.completed_at_load:
+                continue
+            config = json_format.ParseDict(client.get_model_config(name), mc.ModelConfig(), ignore_unknown_fields=True)
+            models[name] = ModelInfo(name, model.directory, model.config_path, text="", declared=config, config=config,
+                                     versions=list(model.versions))  # fmt: skip
+    finally:
+        client.close()
+    return models
+
+
+def check_completed(report: RepositoryReport, models: dict[str, ModelInfo]) -> list[str]:
+    """The static rules on the server-completed configs: their tensors, the ensembles around them and their
+    smoke files, which static validation had to leave to the server."""
+    from tritonform.triton.validate import check_models  # noqa: PLC0415  (validate imports this module lazily)
+
+    checked = RepositoryReport(report.repository, models=models)
+    check_models(Checker(checked), models, gpus_per_instance=None)
+    return [
+        f"as completed at load time: {problem.render(relative_to=report.repository)}" for problem in checked.problems
+    ]
+
+
 def check_with_server(report: RepositoryReport) -> ServerResult:
     from tritonclient import http  # noqa: PLC0415
     from tritonclient.utils import InferenceServerException  # noqa: PLC0415
@@ -322,7 +359,11 @@ def check_with_server(report: RepositoryReport) -> ServerResult:
                 except InferenceServerException as err:
                     result.failed[name] = str(err.message())
             client.close()
+            if any(report.models[name].completed_at_load for name in result.loaded):
+                completed = completed_configs(server.http_url, report, result.loaded)
+                result.completed_problems = check_completed(report, completed)
+                report = RepositoryReport(report.repository, models=completed)
             for name in result.loaded:
                 _smoke(server, report.models[name], result)
-    result.ok = not result.failed and not result.smoke_failures
+    result.ok = not result.failed and not result.smoke_failures and not result.completed_problems
     return result

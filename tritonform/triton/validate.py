@@ -13,9 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tritonform.triton.ensembles import check_ensembles
-from tritonform.triton.layout import check_default_model, load_model, model_directories
+from tritonform.triton.layout import check_default_model, check_files, load_model, model_directories
 from tritonform.triton.model_rules import check_model
-from tritonform.triton.repository import Checker, RepositoryReport
+from tritonform.triton.repository import Checker, ModelInfo, RepositoryReport
 from tritonform.triton.smoke_check import check_smoke
 
 
@@ -32,15 +32,26 @@ def validate_repository(
     if not repository.is_dir():
         check.problem(repository, "not a directory: a Triton model repository is a directory of model directories")
         return report
+    check_files(check, repository)
     for directory in model_directories(check, repository):
         model = load_model(check, directory)
         report.models[model.name] = model
+    check_models(check, report.models, gpus_per_instance)
     for model in report.models.values():
-        if model.config is not None:
-            check_model(check, model, gpus_per_instance)
-    check_ensembles(check, report.models)
-    for model in report.models.values():
-        if model.config is not None:
-            check_smoke(check, model)
+        if model.completed_at_load:
+            check.note(f"{model.name}: completed by the model at load time (auto_complete_config): its inputs, "
+                       "outputs and batching are checked by --server only")  # fmt: skip
     check_default_model(check, repository, report.models, default_model)
     return report
+
+
+def check_models(check: Checker, models: dict[str, ModelInfo], gpus_per_instance: int | None) -> None:
+    """The rules on parsed configs: each model's own, the ensembles', the smoke files'. Also run by
+    server.py on the configs the server completed."""
+    for model in models.values():
+        if model.config is not None:
+            check_model(check, model, gpus_per_instance)
+    check_ensembles(check, models)
+    for model in models.values():
+        if model.config is not None:
+            check_smoke(check, model)
