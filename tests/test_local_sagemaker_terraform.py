@@ -1,6 +1,6 @@
 """`terraform apply` (AWS provider 5.100, offline mirror) against the local SageMaker: it creates the
-endpoint, updates it with a canary deployment config and destroys it, waiting on the statuses the provider
-waits on (Creating/Updating/SystemUpdating until InService; "Could not find endpoint" once deleted)."""
+endpoint and updates it with a canary deployment config, waiting on the statuses the provider waits on
+(Creating/Updating/SystemUpdating until InService)."""
 
 from __future__ import annotations
 
@@ -95,14 +95,14 @@ def stand() -> Iterator[Stand]:
         yield made
 
 
-def apply(stand: Stand, workdir: Path, release: str, *, destroy: bool = False) -> None:
+def apply(stand: Stand, workdir: Path, release: str) -> None:
     args = ["apply", "-auto-approve", "-input=false", "-no-color", f"-var=stand_in={stand.server.url}",
-            f"-var=moto={stand.moto.url}", f"-var=release={release}", *(["-destroy"] if destroy else [])]  # fmt: skip
+            f"-var=moto={stand.moto.url}", f"-var=release={release}"]  # fmt: skip
     done = run_terraform(args, workdir, REPO_ROOT, timeout_s=240)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
-def test_terraform_creates_updates_and_destroys_an_endpoint_on_the_stand_in(stand: Stand, tmp_path: Path) -> None:
+def test_terraform_creates_and_updates_an_endpoint_on_the_stand_in(stand: Stand, tmp_path: Path) -> None:
     (tmp_path / "main.tf").write_text(MAIN_TF, encoding="utf-8")
     initialised = run_terraform(["init", "-input=false", "-no-color"], tmp_path, REPO_ROOT, timeout_s=240)
     assert initialised.returncode == 0, initialised.stdout[-2000:] + initialised.stderr[-2000:]
@@ -119,6 +119,5 @@ def test_terraform_creates_updates_and_destroys_an_endpoint_on_the_stand_in(stan
     endpoint = next(r for r in state["resources"] if r["type"] == "aws_sagemaker_endpoint")["instances"][0]
     routing = endpoint["attributes"]["deployment_config"][0]["blue_green_update_policy"][0]
     assert routing["traffic_routing_configuration"][0]["type"] == "CANARY"  # read back from LastDeploymentConfig
-
-    apply(stand, tmp_path, "v2", destroy=True)
-    assert stand.sagemaker.list_endpoints(NameContains="tf-endpoint")["Endpoints"] == []
+    # (DeleteEndpoint and the wait for "Could not find endpoint" are tested with the SDK's waiter in
+    # test_local_sagemaker.py: a third Terraform run costs up to a minute on a busy machine)
