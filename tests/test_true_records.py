@@ -165,6 +165,78 @@ def test_a_clean_package_attached_says_its_commit_everywhere(
     assert f"runs      version {SHIPPED_VERSION}, its source is not recorded in the release file; " in check.out
 
 
+def _break_batching(project: Path) -> None:
+    """A change Triton would refuse: the ensemble batches up to 64, the normaliser would take 32."""
+    config = project / NORMALIZER
+    config.write_text(config.read_text().replace("max_batch_size: 64", "max_batch_size: 32"))
+
+
+def test_a_release_from_a_clean_commit_is_validated_from_git_while_the_working_tree_moves_on(
+    checkout: Path, tmp_path: Path, dev_bucket: str, run_cli: Callable[..., CliRun]
+) -> None:
+    change_queue_delay(checkout)
+    git(checkout, "commit", "-q", "-am", "new batching")
+    head = git(checkout, "rev-parse", "HEAD")
+    assert package_cli(run_cli, checkout, tmp_path / "pkg").code == 0
+    manifest = json.loads((tmp_path / "pkg" / MANIFEST).read_text())
+    publish(tmp_path / "pkg", bucket=dev_bucket, region="us-east-1", quiet=True)
+    attach(ProjectLayout(checkout), "dev", manifest["sha256"], actor="alice", reason="new batching")
+    _break_batching(checkout)  # the next change, in progress
+
+    result = run_cli("--root", str(checkout), "check", "--env", "dev")
+
+    assert result.code == 0, result.err
+    assert (
+        f"  runs      {head[:12]}:model_repository/ from git, packaged from commit {head[:12]} (packages to version "
+        f"{manifest['version_id']} byte for byte; the working tree's model_repository/ packages to other bytes): "
+        "validated"
+    ) in result.out
+
+
+def _pin_source(project: Path, env: str, commit: str) -> None:
+    """Say in `env`'s release file that its artifact was packaged from a clean `commit` (as attach records)."""
+    path = project / "environments" / "releases" / f"{env}.yaml"
+    release = yaml.safe_load(path.read_text())
+    release["artifact"]["source"] = {"commit": commit, "modified": False}
+    path.write_text(yaml.safe_dump(release, sort_keys=False))
+
+
+def test_a_commit_a_release_pins_is_validated_and_its_problems_named_as_git_names_them(
+    checkout: Path, run_cli: Callable[..., CliRun]
+) -> None:
+    _break_batching(checkout)
+    git(checkout, "commit", "-q", "-am", "a broken normaliser, packaged by hand")
+    broken = git(checkout, "rev-parse", "HEAD")
+    _pin(checkout, "dev")
+    _pin_source(checkout, "dev", broken)
+    git(checkout, "revert", "--no-edit", "HEAD")  # the working tree moves on: dev still runs the broken bytes
+
+    result = run_cli("--root", str(checkout), "check", "--env", "dev")
+
+    assert result.code == 2
+    assert f"model_name: {broken[:12]}:model_repository/ is not loadable by Triton" in result.err
+    assert (
+        f"{broken[:12]}:model_repository/text_embedder/config.pbtxt:29: step 2 (vector_normalizer): the " in result.err
+    )
+    assert "tritonform-pinned-" not in result.err  # no scratch path
+
+
+def test_a_recorded_commit_this_checkout_lacks_is_said_not_claimed(
+    checkout: Path, run_cli: Callable[..., CliRun]
+) -> None:
+    _pin_source(checkout, "prod", "f" * 40)
+    _break_batching(checkout)
+
+    result = run_cli("--root", str(checkout), "check", "--env", "prod")
+
+    assert result.code == 0, result.err
+    assert (
+        f"  runs      version {SHIPPED_VERSION}, packaged from commit ffffffffffff, but that commit's model_repository/ "
+        "is not in this checkout or packages to other bytes; the working tree's model_repository/ packages to other "
+        "bytes, so it is not revalidated here"
+    ) in result.out
+
+
 def _pin(project: Path, env: str) -> str:
     """Pin `env` to the bytes its working tree packages to, as an attach of that package would."""
     sha256, size = archive_digest(project / "model_repository", "fast") or ("", 0)

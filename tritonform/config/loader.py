@@ -6,7 +6,7 @@ Every problem in every file is collected before anything fails, so one run shows
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tritonform.config.alarms import alarm_timings
@@ -149,8 +149,12 @@ def load_release(layout: ProjectLayout, environment: EnvironmentConfig) -> tuple
         )
     data, lines = read_yaml(path)
     release = validate_data(ReleaseConfig, data, path, lines)
-    pinned = pinned_repository(layout.model_repository, release)
-    problems = _cross_check(layout, environment, release, path, lines, validate=pinned.working_tree)
+    with pinned_repository(layout.root, layout.model_repository, release) as (pinned, repository):
+        problems = _cross_check(layout, environment, release, path, lines)
+        if repository is not None and pinned.validated_as is not None:
+            problems += _check_repository(
+                environment, release, path, lines, repository=repository, shown_as=pinned.validated_as
+            )
     if problems:
         raise UserError(problems)
     return release, pinned
@@ -162,11 +166,8 @@ def _cross_check(
     release: ReleaseConfig,
     path: Path,
     lines: dict[Loc, int],
-    *,
-    validate: bool,
 ) -> list[Problem]:
-    """What neither file can check alone: the release must fit the environment it is attached to. The
-    model repository is validated (`validate`) only when the working tree is what the release pins."""
+    """What neither file can check alone: the release must fit the environment it is attached to."""
     problems: list[Problem] = []
     env_file = layout.environment_file(environment.name)
 
@@ -196,24 +197,42 @@ def _cross_check(
             f"the artifact is in bucket {release.artifact.bucket!r}, but this environment's artifact bucket "
             f"is {environment.artifacts.bucket!r} (artifacts.bucket in {env_file.name})",
         )
-    if not validate:
-        return problems
-    model_dir = layout.model_repository / release.model_name
-    if not (model_dir / "config.pbtxt").is_file():
-        problem("model_name", f"model_repository/{release.model_name}/config.pbtxt does not exist")
-        return problems
-    # The repository this release serves must be one Triton would load: never synthesize a stack for it.
-    report = validate_repository(
-        layout.model_repository, default_model=release.model_name, gpus_per_instance=environment.endpoint.instance.gpus
-    )
-    if report.problems:
-        problem(
-            "model_name",
-            f"model_repository/ is not loadable by Triton ({len(report.problems)} problem(s) below; "
-            "details: tritonform repo validate)",
-        )
-        problems.extend(report.problems)
     return problems
+
+
+def _check_repository(
+    environment: EnvironmentConfig,
+    release: ReleaseConfig,
+    path: Path,
+    lines: dict[Loc, int],
+    *,
+    repository: Path,
+    shown_as: str,
+) -> list[Problem]:
+    """The repository this release serves (`repository`, named `shown_as` in problems) must be one Triton
+    would load on this environment's instances: never synthesize a stack for it."""
+    line = line_for(("model_name",), lines)
+    if not (repository / release.model_name / "config.pbtxt").is_file():
+        message = f"{shown_as}{release.model_name}/config.pbtxt does not exist"
+        return [Problem(file=path, field="model_name", message=message, line=line)]
+    report = validate_repository(
+        repository, default_model=release.model_name, gpus_per_instance=environment.endpoint.instance.gpus
+    )
+    if not report.problems:
+        return []
+    headline = (
+        f"{shown_as} is not loadable by Triton ({len(report.problems)} problem(s) below; details: tritonform repo "
+        "validate)"
+    )
+    return [Problem(file=path, field="model_name", message=headline, line=line),
+            *(_shown_as(problem, repository, shown_as) for problem in report.problems)]  # fmt: skip
+
+
+def _shown_as(problem: Problem, repository: Path, shown_as: str) -> Problem:
+    """A problem in a tree taken from git names the file as git does (<commit>:<path>), not a scratch path."""
+    if shown_as == "model_repository/" or problem.file is None or not problem.file.is_relative_to(repository):
+        return problem
+    return replace(problem, file=Path(shown_as) / problem.file.relative_to(repository))
 
 
 def load_policy(path: Path) -> RolloutPolicy:

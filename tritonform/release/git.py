@@ -6,6 +6,7 @@ Outside a git checkout nothing is known, and nothing is claimed: the commit is N
 from __future__ import annotations
 
 import subprocess
+import tarfile
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,3 +94,30 @@ def _packaged(relative: str, packaged: Collection[str]) -> bool:
     if not relative.endswith("/"):
         return relative in packaged
     return any(name.startswith(relative) for name in packaged)
+
+
+def export_tree(checkout: Path, commit: str, directory: Path, destination: Path) -> bool:
+    """Write `directory` as `commit` holds it into `destination` (git archive of the tree `commit:<path>`);
+    False when `checkout` is not a git checkout, `directory` is outside it, or the commit or the directory is
+    not in it. The archive is unpacked with tarfile's "data" filter, which refuses absolute paths and links
+    that leave `destination` (https://docs.python.org/3/library/tarfile.html#tarfile-extraction-filter)."""
+    top = _git(["rev-parse", "--show-toplevel"], checkout)
+    if top is None or not directory.resolve().is_relative_to(Path(top).resolve()):
+        return False
+    relative = directory.resolve().relative_to(Path(top).resolve()).as_posix()
+    archive = destination.with_name(destination.name + ".tar")
+    try:
+        with archive.open("wb") as out:
+            result = subprocess.run(
+                ["git", "archive", "--format=tar", f"{commit}:{'' if relative == '.' else relative}"],
+                cwd=top, stdout=out, stderr=subprocess.DEVNULL, timeout=600, check=False, stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+        if result.returncode != 0:
+            return False
+        with tarfile.open(archive) as unpacked:
+            unpacked.extractall(destination, filter="data")
+    except (OSError, subprocess.TimeoutExpired, tarfile.TarError):
+        return False
+    finally:
+        archive.unlink(missing_ok=True)
+    return True
