@@ -4,6 +4,7 @@ that Triton loads (no false rejects); backend inference and auto-completing Pyth
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from tritonform.release.package import package
 from tritonform.triton.validate import validate_repository
 
 pytestmark = pytest.mark.config
+HEAD_WITH_IO = 'backend: "python"\ninput [ { name: "X" data_type: TYPE_FP32 dims: [ 1 ] } ]\n'
 
 
 def rendered(repository: Path, gpus: int | None) -> list[str]:
@@ -110,6 +112,20 @@ def test_a_python_model_without_auto_complete_is_checked_in_full(tmp_path: Path)
     problems = rendered(repository, None)
 
     assert any("input_map key 'X' is not an input of a" in line for line in problems), problems
+
+
+def test_the_json_report_says_which_models_only_the_server_checks(
+    tmp_path: Path, run_cli: Callable[..., CliRun]
+) -> None:
+    repository = build(tmp_path / "repo", {**python("", "a", AUTO_COMPLETE_PY), **python("", "b")})
+
+    result = run_cli("--root", str(tmp_path), "repo", "validate", str(repository), "--json")
+
+    document = json.loads(result.out)
+    assert result.code == 0 and document["valid"] is True
+    assert document["models"]["a"]["checked"] == "static; completed by the model at load time: checked by --server only"
+    assert document["models"]["b"]["checked"] == "static"
+    assert document["models"]["b"]["backend"] == "python"
 
 
 def test_the_shipped_repository_prints_no_note(run_cli: Callable[..., CliRun], tmp_path: Path) -> None:
@@ -205,3 +221,10 @@ def test_a_config_with_thousands_of_tensors_and_steps_validates_in_linear_time(t
     assert time.monotonic() - started < 20
     assert sum("dims [0]: each dim is a positive size" in line for line in problems) == count
     assert "m/config.pbtxt:4000:" in "\n".join(problems)  # each tensor at its own line
+
+
+def test_a_smoke_file_that_is_not_a_file_is_refused_with_its_name(tmp_path: Path) -> None:
+    repository = build(tmp_path / "repo", python(HEAD_WITH_IO))
+    (repository / "m" / "smoke.yaml").mkdir()
+
+    assert rendered(repository, None) == ["m/smoke.yaml: is a directory, but a configuration file is expected here"]

@@ -6,11 +6,17 @@ Every server here is started by the code under test on free 127.0.0.1 ports and 
 from __future__ import annotations
 
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
 import pytest
+from google.protobuf import text_format
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tritonclient.grpc import model_config_pb2 as mc
 
 from tests.test_triton_repository import build
-from tests.triton_load_cases import PAIRS, Pair, ensemble, python, step
+from tests.triton_config_strategies import python_configs
+from tests.triton_load_cases import MODEL_PY, PAIRS, Pair, ensemble, python, step
 from tritonform.triton.server import check_with_server
 from tritonform.triton.validate import validate_repository
 
@@ -111,3 +117,20 @@ def test_the_completed_config_catches_what_static_checks_had_to_skip(tmp_path: P
     assert result.loaded == ["echo"]
     assert any("as completed at load time: echo/smoke.yaml" in p and "'INPUT' is not an input of echo (inputs: X)" in p
                for p in result.completed_problems), result.completed_problems  # fmt: skip
+
+
+@settings(max_examples=2, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(python_configs(), min_size=20, max_size=20))
+def test_the_config_grammar_makes_only_configs_triton_loads(configs: list[mc.ModelConfig]) -> None:
+    """The property test's generator, proven: a sample of its configs loads into the real server."""
+    files: dict[str, str] = {}
+    for index, config in enumerate(configs):
+        files |= {f"g{index}/config.pbtxt": text_format.MessageToString(config), f"g{index}/1/model.py": MODEL_PY}
+    with TemporaryDirectory() as scratch:
+        report = validate_repository(build(Path(scratch) / "repo", files))
+        assert report.problems == []
+
+        result = check_with_server(report)
+
+        assert result.failed == {}
+        assert len(result.loaded) == len(configs)

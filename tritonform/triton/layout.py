@@ -33,9 +33,7 @@ def model_directories(check: Checker, repository: Path) -> list[Path]:
             "a config.pbtxt at the top of the repository: the SageMaker Triton container refuses it; every model "
             "lives in its own directory (<model>/config.pbtxt)",
         )
-    directories = sorted(
-        p for p in repository.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith((".", "__"))
-    )
+    directories = sorted(p for p in repository.iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
     if not directories:
         check.problem(repository, "no model directories")
     return directories

@@ -10,6 +10,7 @@ from tritonform.triton.repository import RepositoryReport
 from tritonform.triton.validate import validate_repository
 
 EXIT_OK, EXIT_INVALID = 0, 1
+COMPLETED_AT_LOAD = "static; completed by the model at load time: checked by --server only"
 
 
 def _problem_dict(report: RepositoryReport, root: Path) -> list[dict[str, object]]:
@@ -43,7 +44,7 @@ def run_repo_validate(
                     "backend": model.backend or (model.config.platform if model.config else ""),
                     "versions": model.versions,
                     "served_versions": model.served_versions(),
-                    "checked": "static",
+                    "checked": COMPLETED_AT_LOAD if model.completed_at_load else "static",
                 }
                 for name, model in sorted(report.models.items())
             },
