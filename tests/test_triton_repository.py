@@ -104,12 +104,13 @@ def with_sequence(old: str = "", new: str = "") -> dict[str, str | None]:
 CORPUS: list[tuple[str, dict[str, str | None], str, str]] = [
     # (defect, files, path fragment of the problem, words of the message)
     ("top-level config", {**BASE, "config.pbtxt": PRE}, "config.pbtxt", "SageMaker Triton container refuses it"),
-    ("no config.pbtxt", variant(pre__config_dot_pbtxt=None), "pre", "no config.pbtxt"),
+    ("no config.pbtxt, so no inputs for the ensemble", variant(pre__config_dot_pbtxt=None), "pipe/config.pbtxt:8",
+     "input_map key 'RAW' is not an input of pre (inputs: )"),
     ("name differs from directory", replace("pre", 'name: "pre"', 'name: "preprocess"'), "pre/config.pbtxt:1",
      "name is 'preprocess' but the directory is 'pre'"),
     ("no version directory", variant(pre__1__model_dot_py=None), "pre", "no version directory"),
-    ("leading-zero version", {**BASE, "pre/01/model.py": "x"}, "pre/01", "without leading zeros"),
-    ("version zero", {**BASE, "pre/0/model.py": "x"}, "pre/0", "positive integers"),
+    ("leading-zero version only", {**variant(pre__1__model_dot_py=None), "pre/01/model.py": "x"}, "pre/01",
+     "version directory '01': Triton ignores it; versions are integers without leading zeros (1/)"),
     ("python model file missing", {**variant(pre__1__model_dot_py=None), "pre/1/other.py": ""},
      "pre/1/model.py", "the python backend loads model.py"),
     ("onnx model file missing", {**variant(net__1__model_dot_onnx=None), "net/1/readme.txt": ""},

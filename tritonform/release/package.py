@@ -282,7 +282,8 @@ def package(
             default_model=default_model,
             files=files,
             config_digests={
-                name: hashlib.sha256(model.config_path.read_bytes()).hexdigest()
+                # a model without config.pbtxt is completed by Triton like an empty one
+                name: hashlib.sha256(model.config_path.read_bytes() if model.config_path.is_file() else b"").hexdigest()
                 for name, model in sorted(report.models.items())
             },
             source_commit=source_commit,

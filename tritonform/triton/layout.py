@@ -43,20 +43,23 @@ def load_model(check: Checker, directory: Path) -> ModelInfo:
     """The model as far as it can be read: a config that does not parse leaves `config` None."""
     config_path = directory / "config.pbtxt"
     model = ModelInfo(directory.name, directory, config_path)
+    # core src/model_repository_manager.cc: a version directory is named by the number itself; "0" is a
+    # version, "01" is not one (Triton skips it), so it only matters when no real version is left.
+    ignored: list[Path] = []
     for entry in sorted(directory.iterdir()):
         if entry.is_dir() and entry.name.isdigit():
-            if entry.name != str(int(entry.name)) or int(entry.name) == 0:
-                check.problem(
-                    entry,
-                    f"version directory {entry.name!r}: versions are positive integers without "
-                    "leading zeros (1, 2, ...)",
-                )
+            if entry.name != str(int(entry.name)):
+                ignored.append(entry)
             else:
                 model.versions.append(int(entry.name))
+    if not model.versions:
+        for entry in ignored:
+            check.problem(entry, f"version directory {entry.name!r}: Triton ignores it; versions are integers "
+                                 f"without leading zeros ({int(entry.name)}/)")  # fmt: skip
     if not config_path.exists() and not config_path.is_symlink():
-        check.problem(
-            directory, "no config.pbtxt: SageMaker's Triton container needs an explicit config for every model"
-        )
+        # Triton completes a model without config.pbtxt like one with an empty config (auto-complete, on by
+        # default: server docs/user_guide/model_configuration.md "Auto-Generated Model Configuration").
+        _complete(model, mc.ModelConfig())
         return model
     try:
         model.text = read_text(config_path, limit=MAX_CONFIG_BYTES, what="a Triton model configuration")
@@ -74,13 +77,7 @@ def load_model(check: Checker, directory: Path) -> ModelInfo:
     except (DecodeError, ValueError) as err:
         check.problem(config_path, f"not a valid Triton ModelConfig: {err}")
         return model
-    model.declared = config
-    model.config = complete_backend_fields(directory.name, directory, config)
-    if model.config.backend == "python":
-        model_file = model.config.default_model_filename
-        model.completed_at_load = any(
-            defines_auto_complete(directory / str(version) / model_file) for version in model.served_versions()
-        )
+    _complete(model, config)
     if config.name and config.name != directory.name:
         check.problem(
             config_path,
@@ -88,6 +85,17 @@ def load_model(check: Checker, directory: Path) -> ModelInfo:
             line_of(model.text, r"^\s*name\s*:"),
         )
     return model
+
+
+def _complete(model: ModelInfo, declared: mc.ModelConfig) -> None:
+    """The config as Triton completes it from the version directory, and whether the model completes more."""
+    model.declared = declared
+    model.config = complete_backend_fields(model.name, model.directory, declared)
+    if model.config.backend == "python":
+        model_file = model.config.default_model_filename
+        model.completed_at_load = any(
+            defines_auto_complete(model.directory / str(version) / model_file) for version in model.served_versions()
+        )
 
 
 def check_default_model(

@@ -28,6 +28,8 @@ TYPED_BACKEND_PLATFORMS = {
 # The TensorRT backend creates its instances on GPUs only (triton-inference-server/tensorrt_backend
 # src/tensorrt.cc: ModelInstanceState::Create refuses other kinds).
 GPU_ONLY_BACKENDS = {"tensorrt"}
+# Backends that load the model file named by default_model_filename (or their default) from each version.
+FILE_BACKENDS = {"python", "onnxruntime", "tensorrt", "pytorch", "tensorflow", "openvino", "fil"}
 MODEL_FILES = "model.py, model.onnx, model.plan, model.pt, model.savedmodel/, model.graphdef, model.xml"
 KIND = mc.ModelInstanceGroup
 
@@ -88,6 +90,8 @@ def _check_versions(check: Checker, model: ModelInfo) -> None:
         return
     if model.is_ensemble:
         return
+    if model.backend not in FILE_BACKENDS:
+        return  # a custom backend decides itself which files it reads, if any
     filename = config.default_model_filename or DEFAULT_MODEL_FILES.get(model.backend)
     if filename is None:
         return
