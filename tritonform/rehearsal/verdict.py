@@ -1,0 +1,252 @@
+"""What a rehearsal observed, what the environment's configuration promised, and why they differ.
+
+The promise: a healthy candidate completes with no rollback; a faulty one is rolled back before it takes
+all traffic (for a policy whose first step already moves all traffic, such as all-at-once, before the bake
+ends); a candidate whose models cannot load never takes traffic.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from tritonform.config.environment import CountAlarm, LatencyAlarm
+from tritonform.config.loader import Deployment
+from tritonform.config.names import alarm_name, named_rollback_alarms
+from tritonform.rehearsal.faults import Fault
+from tritonform.rehearsal.load import LoadReport
+
+Outcome = Literal["completed", "rolled-back", "failed"]
+
+
+@dataclass(frozen=True)
+class Observed:
+    final: dict[str, Any]
+    """The last DescribeEndpoint."""
+    timeline: list[dict[str, Any]]
+    """The stand-in's steps of the update, in model seconds."""
+    alarms_fired: dict[str, float]
+    """Alarm name -> model seconds after the update began when it went to ALARM."""
+    load: LoadReport
+    new_config: str
+    old_config: str
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    environment: str
+    outcome: Outcome
+    as_promised: bool
+    promise: str
+    why: list[str]
+    """When not as promised: what the configuration would need to keep its promise."""
+    predicted: list[dict[str, Any]]
+    observed: list[dict[str, Any]]
+    alarms_fired: dict[str, float]
+    back_on_old_at_s: float | None
+    took_all_traffic: bool
+    failure_reason: str | None
+    old: str
+    candidate: str
+    fault: str | None
+    rate: float
+    time_scale: float
+    instance_type: str
+    load: dict[str, object]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "outcome": self.outcome,
+            "as_promised": self.as_promised,
+            "promise": self.promise,
+            "why": self.why,
+            "fault": self.fault,
+            "rate": self.rate,
+            "time_scale": self.time_scale,
+            "old": self.old,
+            "candidate": self.candidate,
+            "instance_type": self.instance_type,
+            "failure_reason": self.failure_reason,
+            "timeline": {
+                "predicted": self.predicted,
+                "observed": self.observed,
+                "alarms_fired": [{"alarm": name, "at_s": at} for name, at in self.alarms_fired.items()],
+                "back_on_old_at_s": self.back_on_old_at_s,
+            },
+            "took_all_traffic": self.took_all_traffic,
+            "load": self.load,
+        }
+
+
+def _outcome(observed: Observed) -> Outcome:
+    final = observed.final
+    if final["EndpointConfigName"] == observed.new_config and not final.get("FailureReason"):
+        return "completed"
+    shifted = any(event["new_share"] > 0 for event in observed.timeline if event["status"] == "Updating")
+    return "rolled-back" if shifted else "failed"
+
+
+def _back_on_old(observed: Observed) -> float | None:
+    rolling_back = False
+    for event in observed.timeline:
+        rolling_back = rolling_back or event["status"] == "RollingBack"
+        if rolling_back and event["new_share"] == 0.0:
+            return float(event["at_s"])
+    if observed.final["EndpointConfigName"] == observed.old_config and observed.timeline:
+        return float(observed.timeline[-1]["at_s"])
+    return None
+
+
+def _predicted(deployment: Deployment) -> list[dict[str, Any]]:
+    plan = deployment.rollout
+    rows: list[dict[str, Any]] = [{"at_s": 0, "action": "provision new instances (worst case)", "traffic_percent": 0}]
+    rows += [
+        {"at_s": step.at_s, "action": step.action, "traffic_percent": step.new_traffic_percent, "bake_s": step.bake_s}
+        for step in plan.steps
+    ]
+    rows.append({"at_s": plan.total_s, "action": "update complete; old fleet terminated", "traffic_percent": 100})
+    return rows
+
+
+def _promise(deployment: Deployment, fault: Fault | None) -> str:
+    if fault is None:
+        return "a healthy candidate completes with no rollback"
+    if fault.kind == "load-failure":
+        return "a candidate whose models cannot load never takes traffic"
+    steps = deployment.rollout.steps
+    if steps and steps[0].new_traffic_percent >= 100:
+        return "a faulty candidate is rolled back before the bake ends (the first step already moves all traffic)"
+    return "a faulty candidate is rolled back before it takes all traffic"
+
+
+def _kept(deployment: Deployment, fault: Fault | None, outcome: Outcome, took_all: bool, observed: Observed) -> bool:
+    if fault is None:
+        return outcome == "completed" and not observed.alarms_fired
+    if fault.kind == "load-failure":
+        return outcome != "completed" and not any(e["new_share"] > 0 for e in observed.timeline)
+    steps = deployment.rollout.steps
+    if steps and steps[0].new_traffic_percent >= 100:
+        return outcome == "rolled-back"
+    return outcome == "rolled-back" and not took_all
+
+
+def _error_rate_needs(deployment: Deployment, fault: Fault, rate: float) -> list[str]:
+    """What a count alarm on InvocationModelErrors would need to see this error rate on the first step.
+
+    Triton answers a failed request with HTTP 400, which SageMaker counts in InvocationModelErrors (and as a
+    4XX), not in Invocation5XXErrors ("SageMaker endpoint invocation metrics", SageMaker Developer Guide)."""
+    env, plan = deployment.environment, deployment.rollout
+    share = plan.steps[0].new_traffic_percent / 100 if plan.steps else 1.0
+    alarms = dict(named_rollback_alarms(env))
+    name = alarm_name(env.endpoint.name, "model-errors")
+    window = alarms.get(name)
+    period = window.period_s if window else 60
+    per_period = fault.value * rate * share * period
+    needed = math.floor(per_period)
+    seen = (
+        f"error-rate {fault.value:g} at {rate:g} requests/s fails about {per_period:.1f} requests per {period} s "
+        f"on the first step's {share:.0%} of traffic"
+    )
+    if needed < 1:
+        fix = (
+            f"no count threshold catches that in {period} s periods: send more traffic (--rate), lengthen "
+            f"the alarm's period_s, or move more traffic in the first step"
+        )
+        return [f"{seen}; {fix}"]
+    if not isinstance(window, CountAlarm):
+        return [f"{seen}; add rollback_alarms.model_errors with threshold <= {needed} per {period} s"]
+    lines = []
+    if window.threshold > needed:
+        lines.append(
+            f"the model-errors alarm ({name}) needs a threshold <= {needed} per {period} s to catch "
+            f"{seen.split(' fails ', maxsplit=1)[0]} (it fails about {per_period:.1f} requests per period there); "
+            f"it has {window.threshold}"
+        )
+    return lines + _bake_needs(deployment)
+
+
+def _latency_needs(deployment: Deployment, fault: Fault) -> list[str]:
+    env, plan = deployment.environment, deployment.rollout
+    latency = env.rollback_alarms.model_latency_p99
+    share = plan.steps[0].new_traffic_percent / 100 if plan.steps else 1.0
+    added = int(fault.value)
+    if not isinstance(latency, LatencyAlarm):
+        return [
+            f"no alarm watches ModelLatency: add rollback_alarms.model_latency_p99 with threshold_ms below "
+            f"{added} (the fault adds {added} ms to every request of the candidate)"
+        ]
+    lines = []
+    if latency.threshold_ms >= added:
+        lines.append(
+            f"the latency-p99 alarm ({alarm_name(env.endpoint.name, 'latency-p99')}) needs threshold_ms "
+            f"< {added} to catch latency-ms={added}; it has {latency.threshold_ms}"
+        )
+    if share <= 0.01:
+        lines.append(f"the first step moves {share:.1%} of traffic: a p99 sees a slow share only above 1%")
+    return lines + _bake_needs(deployment)
+
+
+def _bake_needs(deployment: Deployment) -> list[str]:
+    plan = deployment.rollout
+    slowest = plan.slowest_alarm
+    if slowest is None or not plan.steps or slowest.latest_s <= plan.steps[0].bake_s:
+        return []
+    return [
+        f"the first step bakes {plan.steps[0].bake_s} s but {slowest.name} may need {slowest.latest_s} s to "
+        f"reach ALARM: bake_s >= {slowest.latest_s}"
+    ]
+
+
+def _why(deployment: Deployment, fault: Fault | None, rate: float, observed: Observed) -> list[str]:
+    if fault is None:
+        fired = ", ".join(f"{name} at +{at:.0f} s" for name, at in observed.alarms_fired.items())
+        reason = observed.final.get("FailureReason") or "no alarm"
+        return [
+            f"a healthy candidate was not let through ({fired or reason}): an alarm's threshold is tighter "
+            f"than this model's normal behaviour at {rate:g} requests/s"
+        ]
+    if fault.kind == "error-rate":
+        found = _error_rate_needs(deployment, fault, rate)
+    elif fault.kind == "latency-ms":
+        found = _latency_needs(deployment, fault)
+    else:
+        found = []
+    return found or [f"the rollback alarms did not stop {fault.describe()} at {rate:g} requests/s in time"]
+
+
+def judge(
+    deployment: Deployment,
+    fault: Fault | None,
+    rate: float,
+    time_scale: float,
+    observed: Observed,
+    *,
+    old: str,
+    candidate: str,
+    instance_type: str,
+) -> Rehearsal:
+    outcome = _outcome(observed)
+    took_all = any(e["new_share"] >= 1.0 for e in observed.timeline if e["status"] in {"Updating", "InService"})
+    kept = _kept(deployment, fault, outcome, took_all, observed)
+    return Rehearsal(
+        environment=deployment.environment.name,
+        outcome=outcome,
+        as_promised=kept,
+        promise=_promise(deployment, fault),
+        why=[] if kept else _why(deployment, fault, rate, observed),
+        predicted=_predicted(deployment),
+        observed=observed.timeline,
+        alarms_fired=dict(observed.alarms_fired),
+        back_on_old_at_s=_back_on_old(observed) if outcome != "completed" else None,
+        took_all_traffic=took_all,
+        failure_reason=observed.final.get("FailureReason"),
+        old=old,
+        candidate=candidate,
+        fault=fault.describe() if fault else None,
+        rate=rate,
+        time_scale=time_scale,
+        instance_type=instance_type,
+        load=observed.load.as_dict(),
+    )
