@@ -228,3 +228,19 @@ def test_a_smoke_file_that_is_not_a_file_is_refused_with_its_name(tmp_path: Path
     (repository / "m" / "smoke.yaml").mkdir()
 
     assert rendered(repository, None) == ["m/smoke.yaml: is a directory, but a configuration file is expected here"]
+
+
+def test_huge_dims_are_counted_in_bounded_time_and_shown_short(tmp_path: Path) -> None:
+    """Element counts saturate at int64, as Triton counts: tens of thousands of 12-digit dims stay linear."""
+    dims = ", ".join(["999999999999"] * 30_000)
+    config = (f'backend: "python"\nmax_batch_size: 2\ninput [ {{ name: "x" data_type: TYPE_FP32 dims: [ {dims}, -1, 3 ] '
+              f"reshape: {{ shape: [ {dims}, -1, 4 ] }} }} ]\n")  # fmt: skip
+    repository = build(tmp_path / "repo", python(config))
+
+    started = time.monotonic()
+    problems = rendered(repository, None)
+
+    assert time.monotonic() - started < 20
+    assert len(problems) == 1 and len(problems[0]) < 500
+    assert "999999999999, ... (30002 dims)] and reshape" in problems[0]
+    assert "differ between their variable dims" in problems[0]

@@ -9,6 +9,9 @@ from tritonclient.grpc import model_config_pb2 as mc
 from tritonform.triton.repository import Checker, ModelInfo, dims_text, line_of, name_line
 
 WILDCARD = -1
+# Triton counts elements in int64: counts are saturated there, so a config of huge dims costs linear time
+# and two counts beyond it compare equal (never a reject Triton would not make).
+INT64_MAX = 2**63 - 1
 TENSORRT_PLATFORM = "tensorrt_plan"
 BATCH_INPUT_TYPES = (mc.TYPE_INT32, mc.TYPE_FP32)
 
@@ -66,7 +69,7 @@ def _element_count(dims: list[int]) -> int:
         return WILDCARD
     count = 0
     for index, dim in enumerate(dims):
-        count = dim if index == 0 else count * dim
+        count = dim if index == 0 else min(count * dim, INT64_MAX)
     return count
 
 
@@ -78,7 +81,7 @@ def _chunks(dims: list[int]) -> list[int]:
             counts.append(current)
             current = 1
         else:
-            current *= dim
+            current = min(current * dim, INT64_MAX)
     return [*counts, current]
 
 
@@ -110,9 +113,9 @@ def _check_reshape(
             check.problem(path, f"{label}: dims {dims_text(dims)} and reshape {dims_text(shape)} have a different "
                                 "number of variable (-1) dims", line)  # fmt: skip
         elif dims_chunks != shape_chunks:
+            counts = f"element counts {dims_text(dims_chunks)} and {dims_text(shape_chunks)}"
             check.problem(path, f"{label}: dims {dims_text(dims)} and reshape {dims_text(shape)} differ between "
-                                f"their variable dims (element counts {dims_chunks} and {shape_chunks})",
-                          line)  # fmt: skip
+                                f"their variable dims ({counts})", line)  # fmt: skip
 
 
 def _check_batch_io(check: Checker, model: ModelInfo) -> None:

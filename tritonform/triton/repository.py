@@ -124,5 +124,8 @@ def name_line(model: ModelInfo, name: str) -> int | None:
     return model.line_of_value("name", name)
 
 
-def dims_text(dims: Iterable[int]) -> str:
-    return "[" + ", ".join(str(d) for d in dims) + "]"
+def dims_text(dims: Iterable[int], shown: int = 8) -> str:
+    """Dims as a message shows them: the first few of a long list, then how many there are."""
+    values = list(dims)
+    head = ", ".join(str(d) for d in values[:shown])
+    return f"[{head}, ... ({len(values)} dims)]" if len(values) > shown else f"[{head}]"
