@@ -1,5 +1,6 @@
-"""The repository's layout: files that can ship (files.py), one directory per model, each with a config.pbtxt
-Triton can parse and positive-integer version directories, and the default model SageMaker serves."""
+"""The repository's layout: files that can ship (files.py), one directory per model with integer version
+directories and a config.pbtxt Triton can parse (or none: Triton completes it like an empty one), each config
+completed as Triton completes it (autocomplete.py), and the default model SageMaker serves."""
 
 from __future__ import annotations
 
