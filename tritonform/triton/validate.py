@@ -2,10 +2,14 @@
 refuse at load time, found in seconds and without the model files' contents.
 
 The config is parsed into Triton's own ModelConfig schema (tritonclient ships it), so unknown fields, bad
-enums and bad numbers are reported as Triton would, with line and column. The meaning-level rules follow
-Triton's model-configuration documentation and its load-time checks; each problem names the file, the line
-and what is allowed. The checks live by concern: layout.py (directories, configs, default model),
-model_rules.py (one model), ensembles.py (steps and cycles), smoke_check.py (smoke.yaml).
+enums and bad numbers are reported as Triton would, with line and column. Each config is then completed as
+Triton completes it before validating (autocomplete.py), and judged by the load-time rules of Triton's core
+(triton-inference-server/core src/model_config_utils.cc and friends) that need no model file's contents; each
+problem names the file, the line and what is allowed. What Triton accepts is accepted: a model that completes
+its own config at load time is left to --server for what only it knows. The checks live by concern: files.py
+(what can ship), layout.py (directories, configs, default model), model_rules.py (platform, versions, instance
+groups), io_rules.py (tensors, reshapes, batch inputs/outputs), scheduling_rules.py (batchers, response
+cache), ensembles.py (steps, tensors, decoupled steps, cycles), smoke_check.py (smoke.yaml).
 """
 
 from __future__ import annotations
