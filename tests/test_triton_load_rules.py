@@ -244,3 +244,17 @@ def test_huge_dims_are_counted_in_bounded_time_and_shown_short(tmp_path: Path) -
     assert len(problems) == 1 and len(problems[0]) < 500
     assert "999999999999, ... (30002 dims)] and reshape" in problems[0]
     assert "differ between their variable dims" in problems[0]
+
+
+def test_metric_controls_need_a_family_and_buckets(tmp_path: Path) -> None:
+    """Not a Pair: the local tritonserver 2.51 predates model_metrics and refuses the field itself."""
+    complete = 'metric_control [ { metric_identifier { family: "nv_inference_first_response_histogram_ms" } ' \
+               "histogram_options { buckets: [ 1, 10, 100 ] } } ]"  # fmt: skip
+    accepted = build(tmp_path / "ok", python(f"{HEAD_WITH_IO}model_metrics {{ {complete} }}\n"))
+    refused = build(tmp_path / "bad", python(f"{HEAD_WITH_IO}model_metrics {{ metric_control [ {{ }} ] }}\n"))
+
+    assert rendered(accepted, None) == []
+    assert rendered(refused, None) == [
+        "m/config.pbtxt:3: model_metrics metric_control 1 needs metric_identifier with a family",
+        "m/config.pbtxt:3: model_metrics metric_control 1 needs histogram_options with buckets",
+    ]

@@ -42,6 +42,7 @@ def check_model(check: Checker, model: ModelInfo, gpus_per_instance: int | None)
     check_tensors(check, model)
     check_scheduling(check, model)
     _check_instance_groups(check, model, gpus_per_instance)
+    _check_metrics(check, model)
 
 
 def _check_platform(check: Checker, model: ModelInfo) -> None:
@@ -137,3 +138,17 @@ def _check_instance_groups(check: Checker, model: ModelInfo, gpus_per_instance: 
                 check.problem(path, f"{label}: profile {profile!r} is not a non-negative integer", line)
         if model.backend in GPU_ONLY_BACKENDS and group.kind == KIND.KIND_CPU:
             check.problem(path, f"the {model.backend} backend runs on GPUs only; {kind} cannot load it", line)
+
+
+def _check_metrics(check: Checker, model: ModelInfo) -> None:
+    """core src/model_config_utils.cc: ValidateModelMetrics (servers older than model_metrics refuse the field
+    itself, so a metric control Triton would refuse is refused either way)."""
+    config = model.config
+    assert config is not None
+    line = line_of(model.text, r"model_metrics")
+    for index, control in enumerate(config.model_metrics.metric_control, 1):
+        label = f"model_metrics metric_control {index}"
+        if not control.metric_identifier.family:
+            check.problem(model.config_path, f"{label} needs metric_identifier with a family", line)
+        if not control.histogram_options.buckets:
+            check.problem(model.config_path, f"{label} needs histogram_options with buckets", line)
