@@ -28,6 +28,9 @@ def check_files(check: Checker, repository: Path) -> None:
 
 def model_directories(check: Checker, repository: Path) -> list[Path]:
     """The model directories of an existing repository, after the problems with its top level."""
+    # triton-inference-server/server docker/sagemaker/serve: the container exits on a top-level config.pbtxt
+    # and on a SAGEMAKER_TRITON_DEFAULT_MODEL_NAME without its directory; it starts tritonserver without
+    # --disable-auto-complete-config, so configs are completed as autocomplete.py completes them.
     if (repository / "config.pbtxt").exists():
         check.problem(
             repository / "config.pbtxt",
