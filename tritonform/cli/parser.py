@@ -8,6 +8,7 @@ from pathlib import Path
 from tritonform import __version__
 from tritonform.cli.check import add_check
 from tritonform.cli.common import Parser
+from tritonform.cli.paths import input_directory
 from tritonform.cli.policy import add_policy
 from tritonform.cli.project import add_demo, add_doctor, add_schema
 from tritonform.cli.release import add_release
@@ -31,7 +32,9 @@ COMMANDS = (
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="tritonform", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"tritonform {__version__}")
-    parser.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: current directory)")
+    parser.add_argument(
+        "--root", type=input_directory, default=Path.cwd(), help="project root (default: current directory)"
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for add_command in COMMANDS:
         add_command(commands)

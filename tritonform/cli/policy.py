@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tritonform.cli.common import EXIT_NOT_VALID, EXIT_OK, Parser
+from tritonform.cli.paths import input_file
 from tritonform.config import ProjectLayout, load_deployments
 from tritonform.config.loader import load_policy
 from tritonform.errors import UserError
@@ -20,7 +21,7 @@ def add_policy(commands: Commands) -> None:
     policy = commands.add_parser("policy", help="check rollout policy files; explain an environment's rollout")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True, parser_class=Parser)
     policy_check = policy_commands.add_parser("check", help="check policy files: exit 0 valid, 1 problems, 2 usage")
-    policy_check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    policy_check.add_argument("files", nargs="+", type=input_file, metavar="FILE")
     policy_check.set_defaults(handler=check_policies)
     policy_explain = policy_commands.add_parser("explain", help="print an environment's rollout as a timeline")
     policy_explain.add_argument("--env", required=True, help="environment name")
@@ -29,9 +30,6 @@ def add_policy(commands: Commands) -> None:
 
 def check_policies(root: Path, args: argparse.Namespace) -> int:
     files: list[Path] = args.files
-    missing = [f for f in files if not f.is_file()]
-    if missing:
-        raise UserError.single(f"no such file: {', '.join(str(f) for f in missing)}")
     problems = 0
     for path in files:
         try:

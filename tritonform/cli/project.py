@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from tritonform import terraform
 from tritonform._node import use_bundled_node
 from tritonform.cli.common import EXIT_NOT_VALID, EXIT_OK
+from tritonform.cli.paths import output_directory
 from tritonform.demo import run_demo
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 def add_schema(commands: Commands) -> None:
     schema = commands.add_parser("schema", help="write the JSON Schemas of the YAML files")
-    schema.add_argument("--out", type=Path, default=None, help="directory (default: <root>/schemas)")
+    schema.add_argument("--out", type=output_directory, default=None, help="directory (default: <root>/schemas)")
     schema.add_argument("--check", action="store_true", help="fail if the files on disk are out of date")
     schema.set_defaults(handler=write_schemas)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tritonform.cli.common import EXIT_NOT_VALID, EXIT_OK, Parser
+from tritonform.cli.paths import input_directory, output_directory
 from tritonform.config import ProjectLayout
 from tritonform.config.loader import load_environment
 from tritonform.errors import UserError
@@ -28,9 +29,9 @@ def add_release(commands: Commands) -> None:
     release = commands.add_parser("release", help="package, publish and attach model versions")
     release_commands = release.add_subparsers(dest="release_command", required=True, parser_class=Parser)
     package = release_commands.add_parser("package", help="write a reproducible model.tar.gz and its manifest")
-    package.add_argument("repository", nargs="?", type=Path, help="default: <root>/model_repository")
-    package.add_argument("--out", type=Path, required=True, help="directory for model.tar.gz and manifest.json "
-                         "(outside the repository)")  # fmt: skip
+    package.add_argument("repository", nargs="?", type=input_directory, help="default: <root>/model_repository")
+    package.add_argument("--out", type=output_directory, required=True, help="directory for model.tar.gz and "
+                         "manifest.json (outside the repository)")  # fmt: skip
     package.add_argument("--allow-modified", action="store_true", help="package uncommitted changes, recorded as "
                          "a modified working tree of the commit")  # fmt: skip
     package.add_argument("--default-model", help="the model SageMaker serves by default (must exist)")
@@ -38,7 +39,7 @@ def add_release(commands: Commands) -> None:
     package.set_defaults(handler=package_repository)
 
     publish = release_commands.add_parser("publish", help="upload a package to an environment's artifact bucket")
-    publish.add_argument("package", type=Path, help="directory written by `release package`")
+    publish.add_argument("package", type=input_directory, help="directory written by `release package`")
     publish.add_argument("--env", required=True, help="environment whose artifact bucket receives it")
     publish.add_argument("--register", action="store_true", help="also register a SageMaker model package")
     publish.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tritonform.cli.common import Parser
+from tritonform.cli.paths import input_directory
 from tritonform.errors import UserError
 from tritonform.triton.report import run_repo_validate
 
@@ -20,7 +21,9 @@ def add_repo(commands: Commands) -> None:
     repo_validate = repo_commands.add_parser(
         "validate", help="prove the repository loadable: static checks, then optionally a real Triton server"
     )
-    repo_validate.add_argument("path", nargs="?", type=Path, help="repository (default: <root>/model_repository)")
+    repo_validate.add_argument(
+        "path", nargs="?", type=input_directory, help="repository (default: <root>/model_repository)"
+    )
     repo_validate.add_argument("--server", action="store_true", help="also load it into a local Triton server")
     repo_validate.add_argument("--json", action="store_true", help="machine-readable report on stdout")
     repo_validate.add_argument("--default-model", help="the model SageMaker serves by default (must exist)")

@@ -13,10 +13,18 @@ from typing import TYPE_CHECKING
 from tritonform import terraform
 from tritonform.cli.check import describe, print_warnings
 from tritonform.cli.common import EXIT_NOT_VALID, EXIT_OK
+from tritonform.cli.paths import (
+    input_directory,
+    output_directory,
+    output_file,
+    prepare_output_directory,
+    write_output_file,
+)
 from tritonform.config import ProjectLayout
+from tritonform.config.names import access_stack_name, serving_stack_name
 from tritonform.errors import UserError
 from tritonform.standin import STAND_IN_URL
-from tritonform.synth import synthesize
+from tritonform.synth import SynthesizedStack, synthesize
 
 if TYPE_CHECKING:
     from tritonform.cli.common import Commands
@@ -24,7 +32,9 @@ if TYPE_CHECKING:
 
 def add_synth(commands: Commands) -> None:
     synth = commands.add_parser("synth", help="synthesize one Terraform stack per environment")
-    synth.add_argument("--outdir", type=Path, default=None, help="output directory (default: <root>/cdktf.out)")
+    synth.add_argument(
+        "--outdir", type=output_directory, default=None, help="output directory (default: <root>/cdktf.out)"
+    )
     synth.add_argument("--env", action="append", dest="environments", metavar="ENV", help="only this environment")
     synth.add_argument(
         "--state-backend",
@@ -47,7 +57,7 @@ def add_synth(commands: Commands) -> None:
 
 def add_plan(commands: Commands) -> None:
     plan = commands.add_parser("plan", help="synthesize, then terraform plan every stack into JSON for the review")
-    plan.add_argument("--out", type=Path, required=True, help="directory for <env>.json plans")
+    plan.add_argument("--out", type=output_directory, required=True, help="directory for <env>.json plans")
     plan.add_argument("--env", action="append", dest="environments", metavar="ENV", help="only this environment")
     plan.add_argument("--state-backend", choices=["s3", "local"], default="s3", help="default s3")
     plan.add_argument("--stand-in", metavar="URL", help="a local AWS stand-in on loopback (tests and demos)")
@@ -59,10 +69,13 @@ def add_scan(commands: Commands) -> None:
         "scan", help="security gate: checkov and tritonform's checks over every stack and plan (exit 0 pass, 1 fail)"
     )
     scan.add_argument(
-        "--plans", type=Path, metavar="DIR", help="also scan the plans in DIR (<env>.json, <env>-access.json)"
+        "--plans",
+        type=input_directory,
+        metavar="DIR",
+        help="also scan the plans in DIR (<env>.json, <env>-access.json)",
     )
     scan.add_argument(
-        "--findings-out", type=Path, metavar="FILE", help="write the failures as a report for review --findings"
+        "--findings-out", type=output_file, metavar="FILE", help="write the failures as a report for review --findings"
     )
     scan.set_defaults(handler=scan_stacks)
 
@@ -102,14 +115,14 @@ def synth_stacks(root: Path, args: argparse.Namespace) -> int:
 def plan_stacks(root: Path, args: argparse.Namespace) -> int:
     _check_stand_in(args.stand_in)
     stacks = synthesize(ProjectLayout(root), root / "cdktf.out", args.environments, args.state_backend, args.stand_in)
-    args.out.mkdir(parents=True, exist_ok=True)
+    prepare_output_directory(args.out)
     failed = 0
     for stack in stacks:
         env = stack.deployment.environment.name
         initialised = terraform.init(stack.directory, root, backend=True)
         result, document = terraform.plan_json(stack.directory, root) if initialised.ok else (initialised, "")
         if result.ok:
-            (args.out / f"{env}.json").write_text(document, encoding="utf-8")
+            write_output_file(args.out / f"{env}.json", document)
             print(f"{env}: plan written to {args.out / f'{env}.json'}")
         else:
             failed += 1
@@ -125,21 +138,33 @@ def scan_stacks(root: Path, args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="tritonform-scan-") as temporary:
         synth_dir = Path(temporary) / "cdktf.out"
         stacks = synthesize(layout, synth_dir)
-        known = {s.stack_name for s in stacks} | {s.access_directory.name for s in stacks if s.access_directory}
+        known = _stacks_by_plan_name(stacks)
         plans = {}
         for plan in sorted(args.plans.glob("*.json")) if args.plans else []:
-            stack = plan.stem if plan.stem.startswith("tritonform-") else f"tritonform-{plan.stem}"
-            if stack not in known:
-                raise UserError.single(f"plan of an unknown stack {stack!r}; stacks: {', '.join(sorted(known))}",
-                                       file=plan)  # fmt: skip
+            stack = known.get(plan.stem)
+            if stack is None:
+                raise UserError.single(f"plan of an unknown stack {plan.stem!r}; stacks: "
+                                       f"{', '.join(sorted(set(known.values())))}", file=plan)  # fmt: skip
             plans[stack] = plan
         if args.plans and not plans:
             raise UserError.single(f"no plans (*.json) in {args.plans}: make them with tritonform plan --out DIR")
         result = scan(root, [s.deployment for s in stacks], synth_dir, plans, baseline)
     if args.findings_out:
-        args.findings_out.write_text(json.dumps(result.findings_report(), indent=1) + "\n", encoding="utf-8")
+        write_output_file(args.findings_out, json.dumps(result.findings_report(), indent=1) + "\n")
     print("\n".join(result.render()))
     return EXIT_OK if result.ok else EXIT_NOT_VALID
+
+
+def _stacks_by_plan_name(stacks: list[SynthesizedStack]) -> dict[str, str]:
+    """A plan file is named after its environment (dev.json, dev-access.json, as `plan --out` writes them)
+    or its stack (tritonform-dev.json); both name the stack."""
+    names: dict[str, str] = {}
+    for stack in stacks:
+        env = stack.deployment.environment.name
+        names[env] = names[serving_stack_name(env)] = serving_stack_name(env)
+        if stack.access_directory is not None:
+            names[f"{env}-access"] = names[access_stack_name(env)] = access_stack_name(env)
+    return names
 
 
 def _validate_stack(directory: Path, root: Path) -> tuple[list[str], bool]:
