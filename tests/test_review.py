@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO_ROOT, CliRun, copy_project, edit_yaml, stack_directory, tritonform_subprocess
+from tests.review_plans import RECORDED_PLAN
 from tritonform import terraform
 from tritonform.config import ProjectLayout, load_deployment
 from tritonform.release.attach import current_release
@@ -27,15 +28,10 @@ from tritonform.review.assess import review_environment
 from tritonform.review.model import (
     AlarmChange,
     EnvironmentReview,
-    Finding,
-    PlannedChange,
     Removal,
-    RolloutSummary,
-    Verdict,
-    VersionChange,
 )
 from tritonform.review.plan import load_plan
-from tritonform.review.render import GITHUB_COMMENT_LIMIT, markdown, plain
+from tritonform.review.render import markdown, plain
 from tritonform.standin import MotoServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.terraform]
@@ -144,12 +140,103 @@ def _new_version(project: Path) -> None:
     edit_yaml(project / "environments/releases/dev.yaml", bump)
 
 
-def test_no_change(base: Base, tmp_path: Path) -> None:
+def test_no_change_and_the_recorded_plan_is_still_what_terraform_writes(base: Base, tmp_path: Path) -> None:
     review = review_of(base, tmp_path, lambda _project: None)
 
     assert review.verdict == "no change"
     assert review.version.status == "unchanged"
     assert "- model version: " in markdown([review]) and "(unchanged)" in markdown([review])
+    # tests/data/review/dev-noop-plan.json, the base of the generated plans, has this plan's resources and keys
+    fresh, recorded = (json.loads(p.read_text()) for p in (tmp_path / "dev.plan.json", RECORDED_PLAN))
+    assert _shape(fresh) == _shape(recorded)
+
+
+def _shape(plan: dict[str, Any]) -> dict[str, tuple[list[str], list[str]]]:
+    """Each resource type's change keys and attribute names."""
+    return {rc["type"]: (sorted(rc["change"]), sorted(rc["change"]["before"])) for rc in plan["resource_changes"]}
+
+
+# --- protections weakened, in real plans: the stack's Terraform JSON edited as no configuration file allows -----
+
+
+def plan_of_stack(base: Base, tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> EnvironmentReview:
+    """The review of a real plan of the applied base stack with its cdk.tf.json edited by `edit`."""
+    stack = tmp_path / "stack"
+    shutil.copytree(base.state.parent, stack, symlinks=True, ignore=shutil.ignore_patterns("*.bin"))
+    document = json.loads((stack / "cdk.tf.json").read_text())
+    edit(document)
+    (stack / "cdk.tf.json").write_text(json.dumps(document))
+    _run(["plan", "-refresh=false", "-out=plan.bin"], stack)
+    (tmp_path / "dev.plan.json").write_text(
+        terraform.run_terraform(["show", "-json", "plan.bin"], stack, REPO_ROOT).stdout
+    )
+    return review_environment(load_deployment(ProjectLayout(base.project), "dev"),
+                              load_plan("tritonform-dev", tmp_path / "dev.plan.json"),
+                              current_release(ProjectLayout(base.project), "dev"))  # fmt: skip
+
+
+def _one(document: dict[str, Any], resource_type: str) -> dict[str, Any]:
+    (resource,) = document["resource"][resource_type].values()
+    assert isinstance(resource, dict)
+    return resource
+
+
+def _weaken_everything(document: dict[str, Any]) -> None:
+    _one(document, "aws_s3_bucket_public_access_block").update(block_public_acls=False, restrict_public_buckets=False)
+    _one(document, "aws_s3_bucket_versioning")["versioning_configuration"]["status"] = "Suspended"
+    _one(document, "aws_s3_bucket_server_side_encryption_configuration")["rule"] = [
+        {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}, "bucket_key_enabled": False}]  # fmt: skip
+    alarm = document["resource"]["aws_cloudwatch_metric_alarm"]["rollback-alarms_5xx-errors_6DEED525"]
+    alarm.update(threshold=1_000_000, datapoints_to_alarm=3)
+    deployment = _one(document, "aws_sagemaker_endpoint")["deployment_config"]
+    deployment["auto_rollback_configuration"]["alarms"] = deployment["auto_rollback_configuration"]["alarms"][:1]
+    deployment["blue_green_update_policy"]["traffic_routing_configuration"]["wait_interval_in_seconds"] = 60
+    _one(document, "aws_kms_key").update(enable_key_rotation=False, deletion_window_in_days=7)
+
+
+def test_a_real_plan_that_weakens_each_protection_needs_attention_with_values(base: Base, tmp_path: Path) -> None:
+    review = plan_of_stack(base, tmp_path, _weaken_everything)
+
+    assert review.verdict == "needs attention"
+    assert "in-place changes only" not in "; ".join(review.reasons)
+    weakened = {(w.attribute.path, w.attribute.old, w.attribute.new) for w in review.weakenings if w.certain}
+    assert {
+        ("block_public_acls", "true", "false"), ("restrict_public_buckets", "true", "false"),
+        ("versioning_configuration[0].status", '"Enabled"', '"Suspended"'),
+        ("rule[0].apply_server_side_encryption_by_default[0].sse_algorithm", '"aws:kms"', '"AES256"'),
+        ("rule[0].bucket_key_enabled", "true", "false"),
+        ("threshold", "5", "1000000"), ("datapoints_to_alarm", "2", "3"),
+        ("deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].wait_interval_in_seconds",
+         "300", "60"),
+        ("enable_key_rotation", "true", "false"), ("deletion_window_in_days", "30", "7"),
+    } <= weakened  # fmt: skip
+    text = markdown([review])
+    assert "`threshold`: `5` -> `1000000` (the alarm fires only at a worse value)" in text
+    assert "(stops watching text-embedder-dev-rollback-model-errors during updates)" in text
+    # the execution role's policy document is read only after the key's update: it cannot be judged now
+    assert any(not w.certain and w.attribute.new == "(known after apply)" for w in review.weakenings)
+
+
+def _delete_endpoint_and_grant_more(document: dict[str, Any]) -> None:
+    del document["resource"]["aws_sagemaker_endpoint"]
+    document["output"]["endpoint_name"]["value"] = "text-embedder-dev"
+    permissions = document["data"]["aws_iam_policy_document"]["execution-role_permissions_55014CEA"]
+    permissions["statement"].append({"sid": "Grown", "actions": ["s3:PutObject"],
+                                     "resources": ["arn:aws:s3:::acme-tritonform-dev-artifacts/*"]})  # fmt: skip
+
+
+def test_a_real_plan_that_deletes_the_endpoint_calls_it_deleted(base: Base, tmp_path: Path) -> None:
+    review = plan_of_stack(base, tmp_path, _delete_endpoint_and_grant_more)
+
+    assert review.verdict == "needs attention"
+    assert review.removals[0].action == "delete" and review.removals[0].address.startswith("aws_sagemaker_endpoint.")
+    assert review.reasons[0] == "the endpoint is deleted: it stops serving, and nothing replaces it"
+    text = markdown([review])
+    assert "- **DELETE** `aws_sagemaker_endpoint." in text and "REPLACE" not in text and "replacing" not in text
+    (grown,) = [w for w in review.weakenings if w.address.startswith("aws_iam_role_policy.")]
+    assert grown.certain and grown.why == (
+        "allows 1 grant(s) it did not: s3:PutObject on arn:aws:s3:::acme-tritonform-dev-artifacts/*"
+    )
 
 
 def test_version_bump_is_safe_and_names_both_versions(base: Base, tmp_path: Path) -> None:
@@ -211,7 +298,7 @@ def test_removed_alarm_needs_attention_and_is_called_out_first(base: Base, tmp_p
     assert "- no longer watched during rollouts: text-embedder-dev-rollback-model-errors" in text
     assert any("rollback alarm text-embedder-dev-rollback-model-errors is removed" in r for r in review.reasons)
     alarm = next(c.address for c in review.changes if "metric_alarm" in c.address)
-    assert review.removals == (Removal("delete", alarm),)
+    assert review.removals == (Removal("delete", alarm, "a rollback alarm goes with it"),)
     assert f"- **DELETE** `{alarm}`" in text
     # with hashicorp/aws 5.100.0 the endpoint's rollback settings change in place (older providers replaced it)
     assert any(c.action == "update" and "aws_sagemaker_endpoint." in c.address for c in review.changes)
@@ -243,87 +330,6 @@ def test_cli_writes_markdown_and_text(base: Base, tmp_path: Path, run_cli: Calla
     assert text.out.startswith("dev (dev): safe:")
 
 
-# --- bad input and size limits (no Terraform needed) -------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("content", "words"),
-    [("{", "not JSON"), ('{"resource_changes": []}', "no format_version"),
-     ('{"format_version": "1.2", "resource_changes": [{"address": "x"}]}', "lacks 'change'")],
-    ids=["malformed", "not a plan", "damaged change"],
-)  # fmt: skip
-def test_bad_plans_are_refused_with_exit_2(
-    tmp_path: Path, run_cli: Callable[..., CliRun], content: str, words: str
-) -> None:
-    path = tmp_path / "plan.json"
-    path.write_text(content)
-
-    result = run_cli("--root", str(REPO_ROOT), "review", "--plan", f"dev={path}")
-
-    assert result.code == 2
-    assert words in result.err and "Traceback" not in result.err
-
-
-def test_missing_plan_and_unknown_stack_exit_2(tmp_path: Path, run_cli: Callable[..., CliRun]) -> None:
-    missing = run_cli("--root", str(REPO_ROOT), "review", "--plan", f"dev={tmp_path / 'none.json'}")
-    unknown = run_cli("--root", str(REPO_ROOT), "review", "--plan", f"qa={tmp_path / 'none.json'}")
-    malformed = run_cli("--root", str(REPO_ROOT), "review", "--plan", "dev")
-
-    assert (missing.code, unknown.code, malformed.code) == (2, 2, 2)
-    assert "no such plan file" in missing.err
-    assert "no environment 'qa'" in unknown.err
-    assert "expected ENV=FILE" in malformed.err
-
-
-def test_a_huge_review_is_truncated_within_githubs_limit() -> None:
-    changes = tuple(PlannedChange("update", f"aws_thing.resource_{i:06d}") for i in range(20_000))
-    review = EnvironmentReview("prod", "prod", VersionChange("m", "2", "changed", "1"), changes=changes)
-
-    text = markdown([review])
-
-    assert len(text) <= GITHUB_COMMENT_LIMIT
-    assert "left out" in text or "Truncated" in text
-    assert plain([review]).startswith("prod (prod): safe")
-
-
-def test_plan_json_fixture_shape_matches_terraform(tmp_path: Path) -> None:
-    """load_plan reads the structure Terraform documents for `show -json` (a minimal hand-made plan)."""
-    plan = {"format_version": "1.2", "resource_changes": [
-        {"address": "aws_sagemaker_endpoint.e", "type": "aws_sagemaker_endpoint",
-         "change": {"actions": ["delete", "create"], "before": {"name": "a"}, "after": {"name": "b"}}}]}  # fmt: skip
-    path = tmp_path / "p.json"
-    path.write_text(json.dumps(plan))
-
-    loaded = load_plan("s", path)
-
-    assert loaded.changes[0].action == "replace" and not loaded.changes[0].create_before_destroy
-    assert loaded.changes[0].changed_keys() == ["name"]
-
-
-def test_security_findings_are_shown_per_environment(tmp_path: Path, run_cli: Callable[..., CliRun]) -> None:
-    plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps({"format_version": "1.2", "resource_changes": [
-        {"address": "aws_s3_bucket.b", "type": "aws_s3_bucket", "change": {"actions": ["update"],
-         "before": {"force_destroy": False}, "after": {"force_destroy": True}}}]}))  # fmt: skip
-    report = tmp_path / "checkov.json"
-    report.write_text(json.dumps({"check_type": "terraform_json", "results": {"failed_checks": [
-        {"check_id": "CKV_AWS_98", "check_name": "Ensure endpoint configuration uses KMS",
-         "resource": "aws_sagemaker_endpoint_configuration.c",
-         "file_path": "/cdktf.out/stacks/tritonform-dev/cdk.tf.json"},
-        {"check_id": "CKV_AWS_1", "check_name": "other env", "resource": "r",
-         "file_path": "/cdktf.out/stacks/tritonform-prod/cdk.tf.json"}]}}))  # fmt: skip
-
-    result = run_cli("--root", str(REPO_ROOT), "review", "--plan", f"dev={plan}", "--findings", str(report))
-
-    assert result.code == 0, result.err
-    assert "**Security findings**" in result.out
-    assert "CKV_AWS_98: Ensure endpoint configuration uses KMS" in result.out
-    assert "CKV_AWS_1" not in result.out
-    assert "1 security finding(s)" in result.out
-    bad = run_cli("--root", str(REPO_ROOT), "review", "--plan", f"dev={plan}", "--findings", str(plan))
-    assert bad.code == 2 and "not a checkov JSON report" in bad.err
-
-
 def test_turning_a_hardening_control_off_needs_attention_and_is_listed(base: Base, tmp_path: Path) -> None:
     review = review_of(base, tmp_path, lambda p: edit_yaml(p / "environments/dev.yaml",
                                                            lambda d: d.update(encryption={"artifacts": False})))  # fmt: skip
@@ -350,59 +356,3 @@ def test_unchanged_hardening_is_listed_without_attention(base: Base, tmp_path: P
         "- without **network-isolation** (`network.network_isolation`): no exception recorded (dev does not need one)"
     ) in lines
     assert "    without vpc (network.subnet_ids): exception SEC-1001, approved by" in plain([review])
-
-
-# --- the verdict and the two renderers, from a review built by hand (no Terraform needed) -------------------
-
-ALARM_ADDRESS = "aws_cloudwatch_metric_alarm.errors"
-
-
-def _review(**fields: Any) -> EnvironmentReview:
-    return EnvironmentReview(
-        "prod", "prod", VersionChange("m", "v2", "changed", "v1", sha256="cd" * 32, attached_by="bob",
-                                      commit="0123456789abcdef", reason="retrained"),
-        changes=(PlannedChange("update", "aws_sagemaker_endpoint.e"),), **fields,
-    )  # fmt: skip
-
-
-def test_the_verdict_follows_the_concerns_not_the_text() -> None:
-    assert _review().verdict is Verdict.SAFE
-    assert _review().reasons == ["new version through the rollout policy, nothing destroyed"]
-    assert _review(concerns=("x is replaced",)).verdict is Verdict.NEEDS_ATTENTION
-    unchanged = EnvironmentReview("prod", "prod", VersionChange("m -> n", "v1", "unchanged", "v1"),
-                                  changes=(PlannedChange("update", "aws_s3_bucket.b"),))  # fmt: skip
-    assert unchanged.reasons == ["in-place changes only"]  # an arrow in a model name is not a new version
-    assert EnvironmentReview("prod", "prod", unchanged.version).verdict is Verdict.NO_CHANGE
-
-
-def test_markdown_and_plain_text_say_the_same_with_and_without_markup() -> None:
-    review = _review(
-        concerns=(f"{ALARM_ADDRESS} is destroyed", "1 security finding(s)"),
-        removals=(Removal("delete", ALARM_ADDRESS),),
-        rollout=RolloutSummary("canary", "canary", 900, 2, ("00:00 shift 10%", "15:00 shift the rest")),
-        findings=(Finding("CKV_AWS_98", "Ensure KMS", "aws_sagemaker_endpoint_configuration.c"),),
-    )
-
-    text, lines = markdown([review]), plain([review]).splitlines()
-
-    assert f"- **DELETE** `{ALARM_ADDRESS}`" in text
-    assert "- model version: m v1 -> **v2** (sha256 `cdcdcdcdcdcdcdcd...`, attached by bob from `0123456789ab`" in text
-    assert "```\n00:00 shift 10%\n15:00 shift the rest\n```" in text
-    assert "- CKV_AWS_98: Ensure KMS (`aws_sagemaker_endpoint_configuration.c`)" in text
-    assert lines[0] == f"prod (prod): needs attention: {ALARM_ADDRESS} is destroyed; 1 security finding(s)"
-    assert f"  ! DELETE {ALARM_ADDRESS}" in lines
-    assert (
-        "  version  m v1 -> v2 (sha256 cdcdcdcdcdcdcdcd..., attached by bob from 0123456789ab: retrained; where it "
-        "was packaged from is not recorded)"
-    ) in lines
-    assert lines[3:6] == [
-        "  Rollout:",
-        "    policy canary (canary), up to 15:00, 2 rollback alarm(s)",
-        "    00:00 shift 10%",
-    ]
-    assert "    CKV_AWS_98: Ensure KMS (aws_sagemaker_endpoint_configuration.c)" in lines
-    assert not any("`" in line or "**" in line for line in lines)
-    outside_git = VersionChange("m", "v2", "changed", "v1", sha256="cd" * 32, attached_by="bob", reason="retrained")
-    assert "attached by bob: retrained; where it was packaged from" in plain(
-        [EnvironmentReview("prod", "prod", outside_git)]
-    )

@@ -61,7 +61,7 @@ def test_plan_then_review_of_a_new_environment(tmp_path: Path, aws: MotoServer, 
     assert planned.code == 0, planned.err
     assert review.code == 0, review.err
     assert "- **dev** (dev): 🔴 needs attention" in review.out  # a new IAM role and KMS key are worth a look
-    assert "(new environment)" in review.out
+    assert "(base not given: the version before is unknown)" in review.out  # no --base: not "new environment"
     assert "create   aws_sagemaker_endpoint." in review.out
 
 

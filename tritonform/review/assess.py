@@ -1,8 +1,9 @@
 """What a reviewer needs to approve or stop a model rollout, read from an environment's real plan: the
 model version old -> new, the rollout policy, rollback alarms added or removed, instance and capacity
 changes with the extra GPUs an update needs and a cost *estimate*, autoscaling / IAM / KMS / S3 changes,
-hardening controls turned off, security findings, and anything replaced or destroyed. Every concern found
-here is a reason the review needs attention (model.EnvironmentReview.verdict)."""
+hardening controls turned off, security findings, anything replaced or destroyed, and every protection the
+plan weakens (protections.py). Every concern found here is a reason the review needs attention
+(model.EnvironmentReview.verdict)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from tritonform.config.loader import Deployment
 from tritonform.config.release import ReleaseConfig
 from tritonform.explain import timeline
 from tritonform.review.model import (
+    BASE_NOT_GIVEN,
     AlarmChange,
+    BaseNotGiven,
     ChangedResource,
     EnvironmentReview,
     Finding,
@@ -29,8 +32,11 @@ from tritonform.review.model import (
     UnwatchedAlarms,
     UpdateCapacity,
     VersionChange,
+    Weakening,
 )
 from tritonform.review.plan import Plan, ResourceChange
+from tritonform.review.protections import Observed, Severity, concrete_paths, label_of, protections_of
+from tritonform.review.values import JsonValue, at, strings
 
 HOURS_PER_MONTH = 730
 ENDPOINT = "aws_sagemaker_endpoint"
@@ -61,18 +67,23 @@ def hourly_price(region: str, instance_type: str) -> float | None:
 
 
 def review_environment(
-    deployment: Deployment, plan: Plan, base_release: ReleaseConfig | None, findings: list[Finding] | None = None
+    deployment: Deployment,
+    plan: Plan,
+    base_release: ReleaseConfig | BaseNotGiven | None,
+    findings: list[Finding] | None = None,
 ) -> EnvironmentReview:
-    """`base_release` is the environment's release on the base branch (None: the environment is new);
-    `findings` the failed security checks on its stacks."""
+    """`base_release` is the environment's release on the base branch (None: the environment is new there;
+    BASE_NOT_GIVEN: no base was given, so the old version is unknown); `findings` the failed security checks
+    on its stacks."""
     env = deployment.environment
     version = _version(deployment, base_release)
-    changes = tuple(PlannedChange(c.action, c.address) for c in plan.effective)
+    changes = tuple(PlannedChange(c.action, c.address, c.attribute_changes()) for c in plan.effective)
     if not changes:
         return EnvironmentReview(env.name, env.tier, version)
 
     concerns: list[str] = []  # each a reason for attention, in the order found
     removals = _removals(concerns, plan.effective)
+    weakenings = _weakenings(concerns, plan.effective)
     alarm_changes, unwatched = _alarms(concerns, plan)
     instance_changes = _instance_changes(concerns, deployment, plan)
     groups = _resource_groups(concerns, plan)
@@ -87,6 +98,7 @@ def review_environment(
         changes=changes,
         concerns=tuple(concerns),
         removals=removals,
+        weakenings=weakenings,
         rollout=RolloutSummary(
             policy.policy_name, policy.policy.kind, policy.total_s, len(policy.alarms), tuple(timeline(policy))
         ),
@@ -100,8 +112,10 @@ def review_environment(
     )
 
 
-def _version(deployment: Deployment, base_release: ReleaseConfig | None) -> VersionChange:
+def _version(deployment: Deployment, base_release: ReleaseConfig | BaseNotGiven | None) -> VersionChange:
     release = deployment.release
+    if base_release is BASE_NOT_GIVEN:
+        return VersionChange(release.model_name, release.version_id, "base not given")
     if base_release is None:
         return VersionChange(release.model_name, release.version_id, "new environment")
     if base_release.artifact.sha256 == release.artifact.sha256:
@@ -120,52 +134,81 @@ def _version(deployment: Deployment, base_release: ReleaseConfig | None) -> Vers
 
 
 def _removals(concerns: list[str], effective: list[ResourceChange]) -> tuple[Removal, ...]:
-    """Anything replaced or destroyed; replacing the endpoint is downtime, so it leads."""
+    """Anything replaced or destroyed; losing the endpoint is downtime, so it leads. A destroyed endpoint
+    is called deleted: nothing takes its place."""
     removals: list[Removal] = []
     for change in effective:
+        if change.action == "forget":
+            concerns.append(f"{change.address} is no longer managed by Terraform (removed from state, not destroyed)")
         if change.action not in {"replace", "delete"}:
             continue
         action: Literal["replace", "delete"] = "replace" if change.action == "replace" else "delete"
         if change.type == ENDPOINT:
-            why = "replacing the endpoint is downtime"
-            if _alarm_names(change, "before") != _alarm_names(change, "after"):
+            why = ("replacing the endpoint is downtime" if action == "replace"
+                   else "the endpoint is deleted: it stops serving, and nothing replaces it")  # fmt: skip
+            if action == "replace" and _alarm_names(change.before) != _alarm_names(change.after):
                 why += " (and the rollback alarms it watches change)"
             removals.insert(0, Removal(action, change.address, why))
             concerns.append(why)
         elif not (change.type in {MODEL, CONFIGURATION} and change.create_before_destroy):
-            removals.append(Removal(action, change.address))
-            concerns.append(f"{change.address} is {'destroyed' if action == 'delete' else 'replaced'}")
+            guarded = label_of(change.type) if action == "delete" else None
+            removals.append(Removal(action, change.address, f"{guarded} goes with it" if guarded else None))
+            concerns.append(f"{change.address} is {'destroyed' if action == 'delete' else 'replaced'}"
+                            + (f": {guarded} goes with it" if guarded else ""))  # fmt: skip
     return tuple(removals)
 
 
-def _alarm_names(change: ResourceChange, side: str) -> set[str]:
-    values = change.before if side == "before" else change.after
-    config = (values.get("deployment_config") or [{}])[0] if values.get("deployment_config") else {}
-    rollback = (config.get("auto_rollback_configuration") or [{}])[0] if config else {}
-    return {a.get("alarm_name", "") for a in (rollback or {}).get("alarms", []) or []}
+def _alarm_names(values: dict[str, JsonValue]) -> set[str]:
+    alarms = at(values, ("deployment_config", 0, "auto_rollback_configuration", 0, "alarms"))
+    return {
+        name for alarm in (alarms if isinstance(alarms, list) else []) for name in strings(at(alarm, ("alarm_name",)))
+    }
+
+
+def _weakenings(concerns: list[str], effective: list[ResourceChange]) -> tuple[Weakening, ...]:
+    """Every protected attribute an update or replacement changes, judged by its protection (a new value
+    known only after apply cannot be judged: that needs a look too)."""
+    found: list[Weakening] = []
+    for change in effective:
+        if change.action not in {"update", "replace"}:
+            continue
+        sides = change.sides
+        for protection in protections_of(change.type):
+            for path in concrete_paths(protection.path, sides):
+                old, new = at(change.before, path), at(change.after, path)
+                if sides.unknown_at(path) and old not in (None, "", [], {}):
+                    why, certain = "the new value is known only after apply: it cannot be checked now", False
+                elif old == new or (judged := protection.judge(Observed(old, new, sides))) is None:
+                    continue
+                else:
+                    why, certain = judged.why, judged.severity is Severity.WEAKENS
+                found.append(Weakening(change.address, protection.guards, sides.change_at(path), why, certain))
+    for certain in (True, False):
+        labels = list(dict.fromkeys(w.protection for w in found if w.certain is certain))
+        if labels:
+            verb = "weakens" if certain else "cannot check before apply, or changes what it means"
+            concerns.append(f"{verb}: {', '.join(labels)}")
+    return tuple(found)
 
 
 def _alarms(concerns: list[str], plan: Plan) -> tuple[tuple[AlarmChange, ...], tuple[UnwatchedAlarms, ...]]:
     changes: list[AlarmChange] = []
     for change in plan.of_type(ALARM):
-        name = str((change.after or change.before).get("alarm_name", change.address))
+        name = str((change.after or change.before).get("alarm_name") or change.address)
         if change.action == "delete":
             concerns.append(f"rollback alarm {name} is removed")
-        keys = () if change.action in {"create", "delete"} else tuple(change.changed_keys())
-        changes.append(AlarmChange(change.action, name, keys))
+        changes.append(AlarmChange(change.action, name, change.attribute_changes()))
     unwatched: list[UnwatchedAlarms] = []
     for change in plan.of_type(ENDPOINT):
-        removed = _alarm_names(change, "before") - _alarm_names(change, "after")
-        if removed and change.action == "update":
+        removed = _alarm_names(change.before) - _alarm_names(change.after)
+        if removed and change.action == "update":  # the concern is the weakening of the rollback alarms
             unwatched.append(UnwatchedAlarms(change.address, tuple(sorted(removed))))
-            concerns.append("the endpoint stops watching a rollback alarm")
     return tuple(changes), tuple(unwatched)
 
 
-def _variant(change: ResourceChange, side: str) -> dict[str, Any]:
-    values = change.before if side == "before" else change.after
-    variants = values.get("production_variants") or [{}]
-    return dict(variants[0]) if isinstance(variants, list) and variants else {}
+def _variant(values: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    variant = at(values, ("production_variants", 0))
+    return variant if isinstance(variant, dict) else {}
 
 
 def _instance_changes(concerns: list[str], deployment: Deployment, plan: Plan) -> tuple[InstanceChange, ...]:
@@ -174,20 +217,24 @@ def _instance_changes(concerns: list[str], deployment: Deployment, plan: Plan) -
     for change in plan.of_type(CONFIGURATION):
         if change.action not in {"create", "replace"}:
             continue
-        before, after = _variant(change, "before"), _variant(change, "after")
+        before, after = _variant(change.before), _variant(change.after)
         old = before if change.action == "replace" or before else after
         old_type, new_type = old.get("instance_type"), after.get("instance_type")
-        old_count, new_count = old.get("initial_instance_count"), after.get("initial_instance_count")
+        old_count, new_count = _count(old.get("initial_instance_count")), _count(after.get("initial_instance_count"))
         if not old_type or (old_type == new_type and old_count == new_count):
             continue
         concerns.append("the instance type or count changes")
         old_price, new_price = hourly_price(region, str(old_type)), hourly_price(region, str(new_type))
         monthly = None
         if old_price is not None and new_price is not None and old_count and new_count:
-            monthly = (new_price * int(new_count) - old_price * int(old_count)) * HOURS_PER_MONTH
+            monthly = (new_price * new_count - old_price * old_count) * HOURS_PER_MONTH
         found.append(InstanceChange(old_count, str(old_type), new_count, str(new_type), monthly,
                                     price_table()["currency"]))  # fmt: skip
     return tuple(found)
+
+
+def _count(value: JsonValue) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _update_capacity(deployment: Deployment, plan: Plan) -> UpdateCapacity | None:
@@ -205,10 +252,7 @@ def _update_capacity(deployment: Deployment, plan: Plan) -> UpdateCapacity | Non
 def _resource_groups(concerns: list[str], plan: Plan) -> tuple[ResourceGroup, ...]:
     groups: list[ResourceGroup] = []
     for name, types in RESOURCE_GROUPS.items():
-        changes = tuple(
-            ChangedResource(c.action, c.address, tuple(c.changed_keys()) if c.action == "update" else ())
-            for c in plan.of_type(*types)
-        )
+        changes = tuple(ChangedResource(c.action, c.address, c.attribute_changes()) for c in plan.of_type(*types))
         if changes:
             groups.append(ResourceGroup(name, changes))
             if name in GROUPS_NEEDING_ATTENTION:

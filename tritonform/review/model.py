@@ -5,10 +5,22 @@ for a terminal); nothing here knows either format."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Literal
 
 from tritonform.config.hardening import ControlOff
+from tritonform.review.values import AttributeChange
+
+__all__ = ["AttributeChange"]  # part of the review's data, defined beside the plan values it is read from
+
+
+class BaseNotGiven(Enum):
+    """No base checkout was given (`--base`): the version before the change is unknown, not absent."""
+
+    BASE_NOT_GIVEN = "base not given"
+
+
+BASE_NOT_GIVEN = BaseNotGiven.BASE_NOT_GIVEN
 
 
 class Verdict(StrEnum):
@@ -23,7 +35,7 @@ class VersionChange:
 
     model_name: str
     version_id: str
-    status: Literal["new environment", "changed", "unchanged"]
+    status: Literal["new environment", "changed", "unchanged", "base not given"]
     base_version_id: str | None = None
     sha256: str = ""
     attached_by: str = ""
@@ -37,7 +49,8 @@ class VersionChange:
 
 @dataclass(frozen=True)
 class Removal:
-    """A resource the plan replaces or destroys; `why` is set where it costs the endpoint (downtime)."""
+    """A resource the plan replaces or destroys; `why` is set where it costs the endpoint (downtime) or
+    takes a protection with it."""
 
     action: Literal["replace", "delete"]
     address: str
@@ -55,12 +68,12 @@ class RolloutSummary:
 
 @dataclass(frozen=True)
 class AlarmChange:
-    """A rollback alarm the plan creates, deletes, updates or replaces (`changed_keys` unless created or
+    """A rollback alarm the plan creates, deletes, updates or replaces (old -> new unless created or
     deleted)."""
 
     action: str
     name: str
-    changed_keys: tuple[str, ...] = ()
+    attributes: tuple[AttributeChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,7 +112,7 @@ class UpdateCapacity:
 class ChangedResource:
     action: str
     address: str
-    changed_keys: tuple[str, ...] = ()
+    attributes: tuple[AttributeChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,6 +136,22 @@ class Finding:
 class PlannedChange:
     action: str
     address: str
+    attributes: tuple[AttributeChange, ...] = ()
+    """old -> new for an update or replacement."""
+
+
+@dataclass(frozen=True)
+class Weakening:
+    """A change that leaves a protection weaker than it was (or that cannot be judged before apply)."""
+
+    address: str
+    protection: str
+    """What the attribute guards, in words (protections.Protection.guards)."""
+    attribute: AttributeChange
+    why: str
+    certain: bool = True
+    """False: the change cannot be judged before apply (a value known only then, or one that changes what
+    the protection means); a reviewer must look."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +164,7 @@ class EnvironmentReview:
     changes: tuple[PlannedChange, ...] = ()
     concerns: tuple[str, ...] = ()
     removals: tuple[Removal, ...] = ()
+    weakenings: tuple[Weakening, ...] = ()
     rollout: RolloutSummary | None = None
     alarm_changes: tuple[AlarmChange, ...] = ()
     unwatched_alarms: tuple[UnwatchedAlarms, ...] = ()
@@ -158,5 +188,11 @@ class EnvironmentReview:
         if self.concerns:
             return list(self.concerns)
         if self.version.status == "changed":
-            return ["new version through the rollout policy, nothing destroyed"]
-        return ["in-place changes only"]
+            return ["new version through the rollout policy, nothing destroyed; no checked protection weakened"]
+        actions = {change.action for change in self.changes}
+        if "replace" in actions:
+            return ["new endpoint configuration through the rollout policy, nothing destroyed; "
+                    "no checked protection weakened"]  # fmt: skip
+        if actions == {"update"}:
+            return ["in-place changes only; no checked protection weakened"]
+        return ["additions and in-place changes only; no checked protection weakened"]

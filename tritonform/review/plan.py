@@ -1,15 +1,27 @@
-"""Reading a real Terraform plan (`terraform show -json PLAN`) into the changes a reviewer cares about."""
+"""Reading a real Terraform plan (`terraform show -json PLAN`) into the changes a reviewer cares about.
+
+The plan is a file from CI or a user, so it is read like every other such file (tritonform.documents:
+bounded in size and nesting) and its shape is checked before anything trusts it: a damaged plan is an error
+naming the file and the entry, never a traceback. Format:
+https://developer.hashicorp.com/terraform/internals/json-format#plan-representation
+"""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from tritonform.documents import read_json
 from tritonform.errors import UserError
+from tritonform.review.values import AttributeChange, JsonValue, Sides
 
-MAX_PLAN_BYTES = 200_000_000
+MAX_PLAN_BYTES = 256 * 1024 * 1024
+"""One stack's plan here is about 100 KB, and plans of stacks with thousands of resources reach tens of MB:
+256 MiB leaves a wide margin for those, while parsing it (Python needs several times the text in memory)
+still fits a CI runner; a larger file is refused instead of exhausting the machine."""
+ACTIONS = {("no-op",), ("create",), ("read",), ("update",), ("delete",), ("delete", "create"), ("create", "delete"),
+           ("forget",), ("create", "forget")}  # fmt: skip
+"""The action lists `terraform show -json` writes (forget: Terraform 1.7 and later, removed blocks)."""
 
 
 @dataclass(frozen=True)
@@ -17,9 +29,12 @@ class ResourceChange:
     address: str
     type: str
     actions: tuple[str, ...]
-    before: dict[str, Any] = field(default_factory=dict)
-    after: dict[str, Any] = field(default_factory=dict)
+    before: dict[str, JsonValue] = field(default_factory=dict)
+    after: dict[str, JsonValue] = field(default_factory=dict)
     replace_paths: tuple[str, ...] = ()
+    after_unknown: JsonValue = None
+    before_sensitive: JsonValue = None
+    after_sensitive: JsonValue = None
 
     @property
     def action(self) -> str:
@@ -28,15 +43,23 @@ class ResourceChange:
             return "replace"
         if self.actions in {("no-op",), ("read",)}:
             return "no-op"
+        if self.actions == ("forget",):
+            return "forget"
         return self.actions[0] if self.actions else "no-op"
 
     @property
     def create_before_destroy(self) -> bool:
         return self.actions == ("create", "delete")
 
-    def changed_keys(self) -> list[str]:
-        keys = set(self.before) | set(self.after)
-        return sorted(k for k in keys if self.before.get(k) != self.after.get(k) and k not in {"tags_all", "id", "arn"})
+    @property
+    def sides(self) -> Sides:
+        return Sides(self.before, self.after, self.after_unknown, self.before_sensitive, self.after_sensitive)
+
+    def attribute_changes(self) -> tuple[AttributeChange, ...]:
+        """old -> new for every attribute an update or replacement changes (none for a create or delete)."""
+        if self.action not in {"update", "replace"}:
+            return ()
+        return self.sides.attribute_changes()
 
 
 @dataclass(frozen=True)
@@ -57,35 +80,19 @@ class Plan:
 
 def load_plan(stack: str, path: Path) -> Plan:
     """A plan as `terraform show -json` prints it; anything else is a clear error (exit 2)."""
-    if not path.is_file():
+    if not path.exists():
         raise UserError.single("no such plan file (make it with: terraform show -json PLAN > FILE)", file=path)
-    if path.stat().st_size > MAX_PLAN_BYTES:
-        raise UserError.single(f"larger than {MAX_PLAN_BYTES} bytes: not a plan of one stack", file=path)
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise UserError.single(f"not JSON ({err}): give the output of terraform show -json", file=path) from None
+    return parse_plan(stack, path, read_json(path, limit=MAX_PLAN_BYTES, what="a Terraform JSON plan"))
+
+
+def parse_plan(stack: str, path: Path, document: object) -> Plan:
+    """A plan document already read from `path` (named in errors), checked for the shape Terraform writes."""
     if not isinstance(document, dict) or "format_version" not in document:
         raise UserError.single("not a Terraform JSON plan: no format_version (terraform show -json PLAN)", file=path)
     raw = document.get("resource_changes", [])
     if not isinstance(raw, list):
-        raise UserError.single("resource_changes is not a list: the plan is damaged", file=path)
-    changes = []
-    for entry in raw:
-        try:
-            change = entry["change"]
-            changes.append(
-                ResourceChange(
-                    address=str(entry["address"]),
-                    type=str(entry["type"]),
-                    actions=tuple(change["actions"]),
-                    before=change.get("before") or {},
-                    after=change.get("after") or {},
-                    replace_paths=tuple(json.dumps(p) for p in change.get("replace_paths") or []),
-                )
-            )
-        except (KeyError, TypeError) as err:
-            raise UserError.single(f"a resource change lacks {err}: the plan is damaged", file=path) from None
+        raise UserError.single("must be a list: the plan is damaged", file=path, field="resource_changes")
+    changes = [_resource_change(entry, f"resource_changes[{index}]", path) for index, entry in enumerate(raw)]
     outputs = document.get("output_changes") or {}
     changed_outputs = frozenset(
         name
@@ -93,3 +100,39 @@ def load_plan(stack: str, path: Path) -> Plan:
         if isinstance(change, dict) and change.get("actions") != ["no-op"]
     )
     return Plan(stack, path, changes, changed_outputs)
+
+
+def _resource_change(entry: JsonValue, where: str, path: Path) -> ResourceChange:
+    def damaged(field_name: str, what: str) -> UserError:
+        return UserError.single(f"{what}: the plan is damaged", file=path, field=f"{where}{field_name}")
+
+    if not isinstance(entry, dict):
+        raise damaged("", "must be an object")
+    change = entry.get("change")
+    if not isinstance(change, dict):
+        raise damaged(".change", "lacks 'change' (an object)")
+    for key in ("address", "type"):
+        if not isinstance(entry.get(key), str):
+            raise damaged(f".{key}", f"lacks '{key}' (a string)")
+    actions = change.get("actions")
+    if not isinstance(actions, list) or tuple(actions) not in ACTIONS:
+        allowed = " or ".join(str(list(a)) for a in sorted(ACTIONS))
+        raise damaged(".change.actions", f"{str(actions)[:80]} is not an action list; allowed: {allowed}")
+    sides = {}
+    for side in ("before", "after"):
+        value = change.get(side)
+        if value is not None and not isinstance(value, dict):
+            raise damaged(f".change.{side}", "must be an object or null")
+        sides[side] = value or {}
+    replace_paths = change.get("replace_paths") or []
+    return ResourceChange(
+        address=str(entry["address"]),
+        type=str(entry["type"]),
+        actions=tuple(str(a) for a in actions),
+        before=sides["before"],
+        after=sides["after"],
+        replace_paths=tuple(str(p) for p in replace_paths) if isinstance(replace_paths, list) else (),
+        after_unknown=change.get("after_unknown"),
+        before_sensitive=change.get("before_sensitive"),
+        after_sensitive=change.get("after_sensitive"),
+    )
