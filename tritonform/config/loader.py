@@ -301,7 +301,8 @@ def load_deployment(layout: ProjectLayout, name: str) -> Deployment:
 
 
 def load_deployments(layout: ProjectLayout, names: list[str] | None = None) -> list[Deployment]:
-    """Load every named environment (default: all), reporting the problems of all of them together."""
+    """Load every named environment (default: all), reporting the problems of all of them together, each
+    once."""
     available = layout.environment_names()
     wanted = names or available
     unknown = [n for n in wanted if n not in available]
@@ -317,35 +318,44 @@ def load_deployments(layout: ProjectLayout, names: list[str] | None = None) -> l
     for name in wanted:
         try:
             deployments.append(load_deployment(layout, name))
-        except UserError as err:
-            problems.extend(err.problems)
+        except UserError as err:  # a file two environments share (a policy, the repository) is reported once
+            problems.extend(problem for problem in err.problems if problem not in problems)
     if problems:
         raise UserError(problems)
-    _check_unique(deployments)
+    _check_unique(layout, deployments, available)
     return sorted(deployments, key=lambda d: (_TIER_ORDER[d.environment.tier], d.environment.name))
 
 
-def _check_unique(deployments: list[Deployment]) -> None:
-    """Two environments sharing an endpoint, a bucket or a state key would overwrite each other."""
+def _check_unique(layout: ProjectLayout, deployments: list[Deployment], available: list[str]) -> None:
+    """Two environments sharing an endpoint or a bucket would overwrite each other. The selected ones are
+    compared with every environment file, selected or not (`--env dev` still sees staging's endpoint); an
+    environment that is not selected is read for this only, so its own problems (an invalid file, a missing
+    release) are its own command's to report."""
+    selected = {d.environment.name: d.environment for d in deployments}
+    everyone = [selected.get(name) or _environment_or_none(layout, name) for name in available]
     problems: list[Problem] = []
     for label, key in (
-        (
-            "endpoint.name",
-            lambda d: (d.environment.account_id, d.environment.region, d.environment.endpoint.name),
-        ),
-        ("artifacts.bucket", lambda d: d.environment.artifacts.bucket),
+        ("endpoint.name", lambda e: (e.account_id, e.region, e.endpoint.name)),
+        ("artifacts.bucket", lambda e: e.artifacts.bucket),
     ):
         seen: dict[object, str] = {}
-        for deployment in deployments:
-            value = key(deployment)
-            if value in seen:
+        for environment in (e for e in everyone if e is not None):
+            value = key(environment)
+            if value in seen and (environment.name in selected or seen[value] in selected):
                 problems.append(
                     Problem(
-                        file=deployment.environment_file,
+                        file=layout.environment_file(environment.name),
                         field=label,
                         message=f"the same as in environment {seen[value]!r}; each environment needs its own",
                     )
                 )
-            seen[value] = deployment.environment.name
+            seen.setdefault(value, environment.name)
     if problems:
         raise UserError(problems)
+
+
+def _environment_or_none(layout: ProjectLayout, name: str) -> EnvironmentConfig | None:
+    try:
+        return load_environment(layout, name)
+    except UserError:
+        return None
