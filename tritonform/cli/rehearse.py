@@ -120,14 +120,13 @@ def render(result: Rehearsal) -> str:
         *(f"  {_at(row['at_s']):>9}  {row['traffic_percent']:>3}%  {row['action']}" for row in result.predicted),
         "observed (the stand-in's timeline, model seconds after UpdateEndpoint):",
     ]
-    for event in result.observed:
-        lines.append(f"  {_at(event['at_s']):>9}  {event['new_share']:>4.0%}  {event['status']:<12} {event['action']}")
-    for name, at in result.alarms_fired.items():
-        lines.append(f"  {_at(at):>9}  alarm {name} went to ALARM")
+    rows = [(float(e["at_s"]), f"{e['new_share']:>4.0%}  {e['status']:<12} {e['action']}") for e in result.observed]
+    rows += [(at, f"      alarm {name} went to ALARM") for name, at in result.alarms_fired.items()]
+    if result.back_on_old_at_s is not None:
+        rows.append((result.back_on_old_at_s, "      all traffic back on the old version"))
+    lines += [f"  {_at(at):>9}  {text}" for at, text in sorted(rows, key=lambda row: row[0])]
     if not result.alarms_fired:
         lines.append("  no rollback alarm went to ALARM")
-    if result.back_on_old_at_s is not None:
-        lines.append(f"  {_at(result.back_on_old_at_s):>9}  all traffic back on the old version")
     load = result.load
     lines += [
         f"load: {load['sent']} requests sent, {load['succeeded']} succeeded, {load['failed']} failed",

@@ -139,16 +139,15 @@ def _wait_in_service(sagemaker: Any, endpoint: str, deadline: float) -> dict[str
         time.sleep(POLL_S)
 
 
-def _alarm_changes(
-    cloudwatch: Any, names: list[str], seen: dict[str, float], started_wall: float, scale: float
-) -> None:
-    """Record when (model seconds after the update began) each alarm first went to ALARM."""
+def _alarm_changes(cloudwatch: Any, names: list[str], seen: dict[str, float], started: float, scale: float) -> None:
+    """Record when (model seconds after UpdateEndpoint) each alarm was first seen in ALARM. Polled, because
+    moto stamps StateUpdatedTimestamp to the second, which at a time scale of 60 is a model minute."""
     if not names:
         return
+    now = time.monotonic()
     for alarm in cloudwatch.describe_alarms(AlarmNames=names).get("MetricAlarms", []):
         if alarm["StateValue"] == "ALARM" and alarm["AlarmName"] not in seen:
-            changed = alarm["StateUpdatedTimestamp"].timestamp()
-            seen[alarm["AlarmName"]] = round(max(changed - started_wall, 0.0) * scale, 1)
+            seen[alarm["AlarmName"]] = round(max(now - started, 0.0) * scale, 1)
 
 
 def _traffic(repository: Path, default_model: str, requests_file: Path | None) -> list[LoadRequest]:
@@ -255,7 +254,7 @@ def _run(
     report = LoadReport()
     try:
         time.sleep(min(2.0, 60.0 / request.time_scale))  # a minute of traffic on the old version first
-        started_wall = time.time()
+        started = time.monotonic()
         sagemaker.update_endpoint(
             EndpointName=endpoint,
             EndpointConfigName=names["new"],
@@ -263,13 +262,13 @@ def _run(
         )
         while True:
             described = dict(sagemaker.describe_endpoint(EndpointName=endpoint))
-            _alarm_changes(cloudwatch, alarm_names, fired, started_wall, request.time_scale)
+            _alarm_changes(cloudwatch, alarm_names, fired, started, request.time_scale)
             if described["EndpointStatus"] in {"InService", "Failed"}:
                 break
             if time.monotonic() > deadline:
                 raise UserError.single("the update had not ended at the rehearsal's time limit", exit_code=1)
             time.sleep(POLL_S)
-        _alarm_changes(cloudwatch, alarm_names, fired, started_wall, request.time_scale)
+        _alarm_changes(cloudwatch, alarm_names, fired, started, request.time_scale)
     finally:
         report = generator.stop()
     return Observed(

@@ -14,10 +14,12 @@ from typing import Any, Literal
 from tritonform.config.environment import CountAlarm, LatencyAlarm
 from tritonform.config.loader import Deployment
 from tritonform.config.names import alarm_name, named_rollback_alarms
+from tritonform.config.rollout import CanaryPolicy
 from tritonform.rehearsal.faults import Fault
 from tritonform.rehearsal.load import LoadReport
 
 Outcome = Literal["completed", "rolled-back", "failed"]
+COUNT_SUFFIXES = ("5xx-errors", "model-errors")
 
 
 @dataclass(frozen=True)
@@ -132,45 +134,57 @@ def _kept(deployment: Deployment, fault: Fault | None, outcome: Outcome, took_al
     return outcome == "rolled-back" and not took_all
 
 
-def _error_rate_needs(deployment: Deployment, fault: Fault, rate: float) -> list[str]:
-    """What a count alarm on InvocationModelErrors would need to see this error rate on the first step.
+def _first_share(deployment: Deployment) -> float:
+    """The share of traffic the first step moves: a canary's instances of the fleet (the stand-in routes by
+    instance count), else the step's percentage."""
+    plan = deployment.rollout
+    if not plan.steps:
+        return 1.0
+    if isinstance(plan.policy, CanaryPolicy):
+        return plan.steps[0].new_instances / plan.fleet
+    return plan.steps[0].new_traffic_percent / 100
 
-    Triton answers a failed request with HTTP 400, which SageMaker counts in InvocationModelErrors (and as a
-    4XX), not in Invocation5XXErrors ("SageMaker endpoint invocation metrics", SageMaker Developer Guide)."""
-    env, plan = deployment.environment, deployment.rollout
-    share = plan.steps[0].new_traffic_percent / 100 if plan.steps else 1.0
-    alarms = dict(named_rollback_alarms(env))
-    name = alarm_name(env.endpoint.name, "model-errors")
-    window = alarms.get(name)
-    period = window.period_s if window else 60
+
+def _error_rate_needs(deployment: Deployment, fault: Fault, rate: float) -> list[str]:
+    """What the error-count alarms would need to see this error rate on the first step.
+
+    A Python model's TritonError reaches the caller as HTTP 500 from Triton, which SageMaker counts in
+    Invocation5XXErrors and in InvocationModelErrors ("SageMaker endpoint invocation metrics", SageMaker
+    Developer Guide): either count alarm can catch it."""
+    env = deployment.environment
+    share = _first_share(deployment)
+    counting = [
+        (name, window)
+        for name, window in named_rollback_alarms(env)
+        if isinstance(window, CountAlarm) and name.rsplit("-rollback-", 1)[1] in COUNT_SUFFIXES
+    ]
+    period = min((window.period_s for _, window in counting), default=60)
     per_period = fault.value * rate * share * period
     needed = math.floor(per_period)
-    seen = (
-        f"error-rate {fault.value:g} at {rate:g} requests/s fails about {per_period:.1f} requests per {period} s "
-        f"on the first step's {share:.0%} of traffic"
-    )
+    seen = f"error-rate {fault.value:g} at {rate:g} requests/s"
+    there = f"the first step's {share:.0%} of traffic fails about {per_period:.1f} requests per {period} s"
     if needed < 1:
-        fix = (
-            f"no count threshold catches that in {period} s periods: send more traffic (--rate), lengthen "
-            f"the alarm's period_s, or move more traffic in the first step"
-        )
-        return [f"{seen}; {fix}"]
-    if not isinstance(window, CountAlarm):
-        return [f"{seen}; add rollback_alarms.model_errors with threshold <= {needed} per {period} s"]
-    lines = []
-    if window.threshold > needed:
-        lines.append(
-            f"the model-errors alarm ({name}) needs a threshold <= {needed} per {period} s to catch "
-            f"{seen.split(' fails ', maxsplit=1)[0]} (it fails about {per_period:.1f} requests per period there); "
-            f"it has {window.threshold}"
-        )
-    return lines + _bake_needs(deployment)
+        return [
+            f"{there}: no count threshold catches {seen} in {period} s periods; send more traffic (--rate), "
+            "lengthen the alarms' period_s, or move more traffic in the first step"
+        ]
+    if not counting:
+        return [f"{there}; add rollback_alarms.model_errors with threshold <= {needed} to catch {seen}"]
+    if all(window.threshold > needed for _, window in counting):
+        name, window = min(counting, key=lambda item: (item[1].threshold, not item[0].endswith("model-errors")))
+        suffix = name.rsplit("-rollback-", 1)[1]
+        return [
+            f"the {suffix} alarm ({name}) needs a threshold <= {needed} per {window.period_s} s to catch {seen} "
+            f"({there}); it has {window.threshold}",
+            *_bake_needs(deployment),
+        ]
+    return _bake_needs(deployment)
 
 
 def _latency_needs(deployment: Deployment, fault: Fault) -> list[str]:
-    env, plan = deployment.environment, deployment.rollout
+    env = deployment.environment
     latency = env.rollback_alarms.model_latency_p99
-    share = plan.steps[0].new_traffic_percent / 100 if plan.steps else 1.0
+    share = _first_share(deployment)
     added = int(fault.value)
     if not isinstance(latency, LatencyAlarm):
         return [
@@ -216,6 +230,18 @@ def _why(deployment: Deployment, fault: Fault | None, rate: float, observed: Obs
     return found or [f"the rollback alarms did not stop {fault.describe()} at {rate:g} requests/s in time"]
 
 
+def _fired(observed: Observed) -> dict[str, float]:
+    """When each alarm went to ALARM, as polled; an alarm the rollback names was in ALARM no later than the
+    stand-in started rolling back (polling through moto under load can lag by a real second)."""
+    reason = observed.final.get("FailureReason") or ""
+    rolled_back_at = next((float(e["at_s"]) for e in observed.timeline if e["status"] == "RollingBack"), None)
+    fired = dict(observed.alarms_fired)
+    for name, at in fired.items():
+        if rolled_back_at is not None and name in reason:
+            fired[name] = min(at, rolled_back_at)
+    return fired
+
+
 def judge(
     deployment: Deployment,
     fault: Fault | None,
@@ -238,7 +264,7 @@ def judge(
         why=[] if kept else _why(deployment, fault, rate, observed),
         predicted=_predicted(deployment),
         observed=observed.timeline,
-        alarms_fired=dict(observed.alarms_fired),
+        alarms_fired=_fired(observed),
         back_on_old_at_s=_back_on_old(observed) if outcome != "completed" else None,
         took_all_traffic=took_all,
         failure_reason=observed.final.get("FailureReason"),

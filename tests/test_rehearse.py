@@ -1,0 +1,107 @@
+"""`tritonform rehearse`, end to end: the example environments' own rollouts against moto and the local
+SageMaker with real Triton fleets, on loopback, at a high time scale.
+
+The rate is in model time: at --time-scale 120, --rate 1 sends 120 requests per real second.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import CliRun, copy_project
+from tritonform.triton import install
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not install.installed(), reason="the local tritonserver is not installed (scripts/bootstrap)"),
+]
+
+SCALE = "120"
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_project(tmp_path_factory.mktemp("rehearse") / "project")
+
+
+def rehearse(run_cli: Callable[..., CliRun], root: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    result = run_cli("--root", str(root), "rehearse", "--time-scale", SCALE, "--json", *args)
+    assert "Traceback" not in result.err
+    return result.code, json.loads(result.out)
+
+
+def shares(report: dict[str, Any]) -> list[float]:
+    return [event["new_share"] for event in report["timeline"]["observed"]]
+
+
+def test_a_healthy_candidate_completes_on_dev_with_no_rollback(run_cli: Callable[..., CliRun], root: Path) -> None:
+    code, report = rehearse(run_cli, root, "--env", "dev", "--rate", "0.5")
+    assert (code, report["outcome"], report["as_promised"]) == (0, "completed", True), report
+    assert report["timeline"]["alarms_fired"] == [] and report["failure_reason"] is None
+    assert shares(report)[-1] == 1.0
+    assert report["load"]["sent"] > 0 and report["load"]["failed"] == 0
+    assert [row["traffic_percent"] for row in report["timeline"]["predicted"]] == [0, 100, 100]
+    assert "as a new version" in report["candidate"]
+
+
+def test_prods_canary_rolls_a_failing_candidate_back_before_it_takes_all_traffic(
+    run_cli: Callable[..., CliRun], root: Path
+) -> None:
+    code, report = rehearse(run_cli, root, "--env", "prod", "--fault", "error-rate=0.5", "--rate", "1")
+    assert (code, report["outcome"], report["as_promised"]) == (0, "rolled-back", True), report
+    assert max(shares(report)) == pytest.approx(1 / 3, abs=0.01)  # the canary's one instance of three
+    assert not report["took_all_traffic"]
+    fired = {alarm["alarm"] for alarm in report["timeline"]["alarms_fired"]}
+    assert "text-embedder-prod-rollback-model-errors" in fired
+    back = report["timeline"]["back_on_old_at_s"]
+    canary_at = next(e["at_s"] for e in report["timeline"]["observed"] if e["new_share"] > 0)
+    assert canary_at < back <= canary_at + 600  # within the canary's 600 s bake
+    assert report["load"]["failed"] > 0
+
+
+def test_an_error_rate_prods_alarms_cannot_see_at_this_rate_exits_1_and_says_what_would(
+    run_cli: Callable[..., CliRun], root: Path
+) -> None:
+    # 5% of the canary's third of 1 request/s: 1 error a minute, under the error alarms' threshold of 3
+    code, report = rehearse(run_cli, root, "--env", "prod", "--fault", "error-rate=0.05", "--rate", "1")
+    assert (code, report["as_promised"]) == (1, False), report
+    assert report["took_all_traffic"]
+    needs = "model-errors alarm (text-embedder-prod-rollback-model-errors) needs a threshold <= 1 per 60 s"
+    assert any(f"{needs} to catch error-rate 0.05 at 1 requests/s" in line for line in report["why"]), report["why"]
+
+
+def test_a_candidate_that_cannot_load_never_takes_traffic(run_cli: Callable[..., CliRun], root: Path) -> None:
+    code, report = rehearse(run_cli, root, "--env", "dev", "--fault", "load-failure", "--rate", "0.5")
+    assert (code, report["outcome"], report["as_promised"]) == (0, "failed", True), report
+    assert all(share == 0.0 for share in shares(report))
+    assert "could not start" in report["failure_reason"] and "rehearsal fault load-failure" in report["failure_reason"]
+    assert report["load"]["failed"] == 0  # the old version kept answering
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--env", "dev", "--fault", "error-rate=2"], "0 < F <= 1"),
+        (["--env", "dev", "--fault", "slow"], "expected error-rate=F"),
+        (["--env", "dev", "--rate", "0"], "--rate must be above 0"),
+        (["--env", "dev", "--rate", "fast"], "--rate must be a number"),
+        (["--env", "dev", "--time-scale", "-5"], "--time-scale must be above 0"),
+        (["--env", "dev", "--rate", "10", "--time-scale", "600"], "lower --rate or --time-scale"),
+        (["--env", "nowhere"], "nowhere"),
+        (["--env", "dev", "--version", "no-such-version"], "--version 'no-such-version'"),
+        (["--env", "dev", "--requests", "missing.yaml"], "no such file"),
+        (["--fault", "load-failure"], "--env"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(
+    run_cli: Callable[..., CliRun], root: Path, args: list[str], message: str
+) -> None:
+    result = run_cli("--root", str(root), "rehearse", *args)
+    assert result.code == 2, (result.out, result.err)
+    assert message in result.out + result.err
+    assert "Traceback" not in result.err
