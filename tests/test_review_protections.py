@@ -362,3 +362,18 @@ def test_a_deleted_protection_says_what_goes_with_it() -> None:
     (removal,) = review.removals
     assert removal.why == "the bucket's public access block goes with it"
     assert "is destroyed: the bucket's public access block goes with it" in review.reasons[0]
+
+
+def test_canary_to_linear_is_a_policy_to_check_not_called_weaker_or_safe() -> None:
+    linear = {
+        **CANARY,
+        "type": "LINEAR",
+        "canary_size": [],
+        "linear_step_size": [{"type": "CAPACITY_PERCENT", "value": 10}],
+    }
+
+    review = review_of(with_change("aws_sagemaker_endpoint", lambda a: put(a, ROUTING, linear), before=_canary_policy))
+
+    (weakening,) = [w for w in review.weakenings if w.attribute.path.endswith("traffic_routing_configuration[0].type")]
+    assert (weakening.certain, weakening.why) == (False, "canary -> linear: check the new steps")
+    assert review.verdict is Verdict.NEEDS_ATTENTION

@@ -127,6 +127,19 @@ def unchanged(what: str) -> Judge:
     return judge
 
 
+def traffic_kept(seen: Observed) -> Judgement | None:
+    """ALL_AT_ONCE shifts every request at once; CANARY and LINEAR first expose only a part of the traffic
+    (API_TrafficRoutingConfig.html). Between the two gradual kinds neither is plainly weaker."""
+    old, new = str(seen.old or ""), str(seen.new or "")
+    if not old or not new or old == new:
+        return None
+    if new == "ALL_AT_ONCE":
+        return _weakens(f"{old.lower()} -> all at once: every request reaches the new version at once")
+    if old == "ALL_AT_ONCE":
+        return None
+    return _unchecked(f"{old.lower()} -> {new.lower()}: check the new steps")
+
+
 def rollout_kept(seen: Observed) -> Judgement | None:
     """The endpoint's DeploymentConfig: without one SageMaker updates all at once, with no bake and no
     automatic rollback (API_DeploymentConfig.html)."""
@@ -239,9 +252,6 @@ def _p(resource_type: str, path: TypePath, guards: str, judge: Judge) -> Protect
 
 
 PUBLIC_ACCESS_FLAGS = ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
-TRAFFIC_ORDER = ("ALL_AT_ONCE", "LINEAR", "CANARY")
-"""ALL_AT_ONCE shifts every request at once; LINEAR and CANARY first expose only a part of the traffic.
-LINEAR sits below CANARY only so that the order is total; their sizes are judged on their own."""
 MISSING_DATA_ORDER = ("notBreaching", "missing", "ignore", "breaching")
 """From never firing on missing data to treating it as a breach (AlarmThatSendsEmail.html#alarms-and-missing-data)."""
 
@@ -275,7 +285,7 @@ PROTECTIONS: tuple[Protection, ...] = (
     )),
     _p("aws_sagemaker_endpoint", ("deployment_config",), "the rollout policy", rollout_kept),
     _p("aws_sagemaker_endpoint", (*ROUTING, "type"), "the rollout policy",
-       ranked(TRAFFIC_ORDER, "traffic shifting")),
+       traffic_kept),
     _p("aws_sagemaker_endpoint", (*ROUTING, "canary_size", 0, "type"), "the rollout policy",
        unchanged("the canary is measured differently")),
     _p("aws_sagemaker_endpoint", (*ROUTING, "canary_size", 0, "value"), "the rollout policy",
