@@ -141,7 +141,7 @@ def _first_share(deployment: Deployment) -> float:
     if not plan.steps:
         return 1.0
     if isinstance(plan.policy, CanaryPolicy):
-        return plan.steps[0].new_instances / plan.fleet
+        return plan.policy.canary.instances_of(plan.fleet) / plan.fleet
     return plan.steps[0].new_traffic_percent / 100
 
 
@@ -160,7 +160,7 @@ def _error_rate_needs(deployment: Deployment, fault: Fault, rate: float) -> list
     ]
     period = min((window.period_s for _, window in counting), default=60)
     per_period = fault.value * rate * share * period
-    needed = math.floor(per_period)
+    needed = math.floor(per_period + 1e-9)
     seen = f"error-rate {fault.value:g} at {rate:g} requests/s"
     there = f"the first step's {share:.0%} of traffic fails about {per_period:.1f} requests per {period} s"
     if needed < 1:
