@@ -11,6 +11,7 @@ from tritonform.cli.common import Parser
 from tritonform.cli.paths import input_directory
 from tritonform.cli.policy import add_policy
 from tritonform.cli.project import add_demo, add_doctor, add_schema
+from tritonform.cli.rehearse import add_rehearse
 from tritonform.cli.release import add_release
 from tritonform.cli.repo import add_repo
 from tritonform.cli.review import add_review
@@ -24,8 +25,8 @@ usage (a message names the file and field; never a traceback).
 
 # In the order `tritonform --help` lists them.
 COMMANDS = (
-    add_synth, add_check, add_schema, add_policy, add_repo, add_release, add_plan, add_scan, add_review, add_demo,
-    add_doctor,
+    add_synth, add_check, add_schema, add_policy, add_repo, add_release, add_plan, add_scan, add_review, add_rehearse,
+    add_demo, add_doctor,
 )  # fmt: skip
 
 
