@@ -31,6 +31,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 from tritonform.triton import install
 from tritonform.triton.repository import Checker, ModelInfo, RepositoryReport
 from tritonform.triton.smoke import SmokeRequest, Value, compare
+from tritonform.triton.validate import check_models
 
 LOCAL_BACKENDS = {"python"}
 START_TIMEOUT_S = 60
@@ -332,8 +333,6 @@ def completed_configs(url: str, report: RepositoryReport, loaded: list[str]) -> 
 def check_completed(report: RepositoryReport, models: dict[str, ModelInfo]) -> list[str]:
     """The static rules on the server-completed configs: their tensors, the ensembles around them and their
     smoke files, which static validation had to leave to the server."""
-    from tritonform.triton.validate import check_models  # noqa: PLC0415  (validate imports this module lazily)
-
     checked = RepositoryReport(report.repository, models=models)
     check_models(Checker(checked), models, gpus_per_instance=None)
     return [
