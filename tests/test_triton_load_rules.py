@@ -258,3 +258,20 @@ def test_metric_controls_need_a_family_and_buckets(tmp_path: Path) -> None:
         "m/config.pbtxt:3: model_metrics metric_control 1 needs metric_identifier with a family",
         "m/config.pbtxt:3: model_metrics metric_control 1 needs histogram_options with buckets",
     ]
+
+
+@pytest.mark.parametrize(
+    ("source", "completes"),
+    [
+        (MODEL_PY, False),
+        ("class TritonPythonModel(object):\n    pass\n", False),
+        (AUTO_COMPLETE_PY, True),
+        ("from shared.base import Model as TritonPythonModel\n", True),  # the class comes from elsewhere
+        ("from shared.base import Base\n\n\nclass TritonPythonModel(Base):\n    pass\n", True),  # may inherit it
+    ],
+    ids=["plain class", "on object", "defines it", "imported", "inherits"],
+)
+def test_which_python_models_may_complete_their_config(tmp_path: Path, source: str, completes: bool) -> None:
+    report = validate_repository(build(tmp_path / "repo", python('backend: "python"\n', "m", source)))
+
+    assert report.models["m"].completed_at_load is completes

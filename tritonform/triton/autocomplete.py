@@ -9,6 +9,7 @@ contents, only its name; the second runs the model, so only the server can check
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tritonclient.grpc import model_config_pb2 as mc
@@ -89,14 +90,23 @@ def complete_backend_fields(model_name: str, directory: Path, declared: mc.Model
 
 
 def defines_auto_complete(model_file: Path) -> bool:
-    """Whether a Python model may complete its own config: its source names `auto_complete_config` (the
-    Python backend calls it when the class defines it), or the source is too large to read here."""
+    """Whether a Python model may complete its own config. The Python backend calls
+    TritonPythonModel.auto_complete_config when the class has one (python_backend src/pb_stub.cc), so: the
+    source names it, or the class comes from elsewhere (imported, or with base classes that may define it),
+    or the source is too large to read here. Only a class defined here on nothing else is known not to."""
     try:
         if not model_file.is_file():
             return False
         if model_file.stat().st_size > MAX_PYTHON_SOURCE_BYTES:
             return True
         with model_file.open("rb") as handle:
-            return b"auto_complete_config" in handle.read(MAX_PYTHON_SOURCE_BYTES + 1)
+            source = handle.read(MAX_PYTHON_SOURCE_BYTES + 1).decode("utf-8", errors="replace")
     except OSError:
         return False
+    if "auto_complete_config" in source:
+        return True
+    definition = _CLASS.search(source)
+    return definition is None or (definition.group(1) or "").strip() not in ("", "object")
+
+
+_CLASS = re.compile(r"^class\s+TritonPythonModel\s*(?:\(([^)]*)\))?\s*:", re.MULTILINE)
