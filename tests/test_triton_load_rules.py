@@ -275,3 +275,25 @@ def test_which_python_models_may_complete_their_config(tmp_path: Path, source: s
     report = validate_repository(build(tmp_path / "repo", python('backend: "python"\n', "m", source)))
 
     assert report.models["m"].completed_at_load is completes
+
+
+@pytest.mark.parametrize(
+    ("parameters", "present", "missing"),
+    [
+        ("", "xgboost.model", None),
+        ('parameters { key: "model_type" value: { string_value: "lightgbm" } }', "model.txt", None),
+        (
+            'parameters { key: "model_type" value: { string_value: "treelite_checkpoint" } }',
+            "model.txt",
+            "checkpoint.tl",
+        ),
+    ],
+)
+def test_the_fil_backend_file_follows_its_model_type(
+    tmp_path: Path, parameters: str, present: str, missing: str | None
+) -> None:
+    config = f'backend: "fil"\nmax_batch_size: 4\n{parameters}\n'
+    problems = rendered(build(tmp_path / "repo", {"m/config.pbtxt": config, f"m/1/{present}": ""}), None)
+
+    assert problems == ([f"m/1/{missing}: missing: the fil backend loads {missing} from every served version (1)"]
+                        if missing else [])  # fmt: skip

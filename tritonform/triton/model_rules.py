@@ -10,7 +10,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from tritonform.triton.autocomplete import ENSEMBLE_PLATFORM
 from tritonform.triton.io_rules import check_tensors
-from tritonform.triton.repository import DEFAULT_MODEL_FILES, Checker, ModelInfo, line_of
+from tritonform.triton.repository import FIL_MODEL_FILES, Checker, ModelInfo, line_of
 from tritonform.triton.scheduling_rules import check_scheduling
 
 KNOWN_BACKENDS = {
@@ -93,8 +93,11 @@ def _check_versions(check: Checker, model: ModelInfo) -> None:
         return
     if model.backend not in FILE_BACKENDS:
         return  # a custom backend decides itself which files it reads, if any
-    filename = config.default_model_filename or DEFAULT_MODEL_FILES.get(model.backend)
-    if filename is None:
+    filename = config.default_model_filename
+    if not filename and model.backend == "fil":
+        model_type = config.parameters["model_type"].string_value if "model_type" in config.parameters else "xgboost"
+        filename = FIL_MODEL_FILES.get(model_type, "")
+    if not filename:
         return
     for version in model.served_versions():
         candidate = model.directory / str(version) / filename

@@ -13,9 +13,12 @@ from tritonclient.grpc import model_config_pb2 as mc
 from tritonform.errors import Problem
 from tritonform.triton.smoke import SmokeFile
 
-# What a backend loads from a version directory when Triton's auto-complete does not name the file
-# (github.com/triton-inference-server/fil_backend README: "xgboost.model" by default).
-DEFAULT_MODEL_FILES = {"fil": "xgboost.model"}
+# The file the FIL backend loads when default_model_filename is not set, by its model_type parameter
+# (github.com/triton-inference-server/fil_backend docs/model_config.md); xgboost is the default type.
+FIL_MODEL_FILES = {
+    "xgboost": "xgboost.model", "xgboost_json": "xgboost.json", "xgboost_ubj": "xgboost.ubj",
+    "lightgbm": "model.txt", "treelite_checkpoint": "checkpoint.tl",
+}  # fmt: skip
 PLATFORM_BACKENDS = {
     "tensorrt_plan": "tensorrt",
     "onnxruntime_onnx": "onnxruntime",
