@@ -25,8 +25,9 @@ TYPED_BACKEND_PLATFORMS = {
     "pytorch": {"pytorch_libtorch"},
     "tensorflow": {"tensorflow_savedmodel", "tensorflow_graphdef"},
 }
-# The TensorRT backend creates its instances on GPUs only (triton-inference-server/tensorrt_backend
-# src/tensorrt.cc: ModelInstanceState::Create refuses other kinds).
+# TensorRT instances need a GPU (triton-inference-server/tensorrt_backend src/tensorrt.cc, ModelInstanceState:
+# "no gpu is available for a context ... is an invalid state since TensorRT requires a GPU"); KIND_MODEL, which
+# places the engine on the devices the plan names, is not refused here.
 GPU_ONLY_BACKENDS = {"tensorrt"}
 # Backends that load the model file named by default_model_filename (or their default) from each version.
 FILE_BACKENDS = {"python", "onnxruntime", "tensorrt", "pytorch", "tensorflow", "openvino", "fil"}
