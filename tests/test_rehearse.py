@@ -75,6 +75,14 @@ def test_an_error_rate_prods_alarms_cannot_see_at_this_rate_exits_1_and_says_wha
     assert any(f"{needs} to catch error-rate 0.05 at 1 requests/s" in line for line in report["why"]), report["why"]
 
 
+def test_prods_latency_alarm_rolls_a_slow_candidate_back(run_cli: Callable[..., CliRun], root: Path) -> None:
+    code, report = rehearse(run_cli, root, "--env", "prod", "--fault", "latency-ms=200", "--rate", "1")
+    assert (code, report["outcome"], report["as_promised"]) == (0, "rolled-back", True), report
+    fired = [alarm["alarm"] for alarm in report["timeline"]["alarms_fired"]]
+    assert fired == ["text-embedder-prod-rollback-latency-p99"]  # slow, not failing
+    assert report["load"]["failed"] == 0 and not report["took_all_traffic"]
+
+
 def test_a_candidate_that_cannot_load_never_takes_traffic(run_cli: Callable[..., CliRun], root: Path) -> None:
     code, report = rehearse(run_cli, root, "--env", "dev", "--fault", "load-failure", "--rate", "0.5")
     assert (code, report["outcome"], report["as_promised"]) == (0, "failed", True), report

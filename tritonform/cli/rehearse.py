@@ -129,7 +129,8 @@ def render(result: Rehearsal) -> str:
         lines.append("  no rollback alarm went to ALARM")
     load = result.load
     lines += [
-        f"load: {load['sent']} requests sent, {load['succeeded']} succeeded, {load['failed']} failed",
+        f"load: {load['sent']} requests sent, {load['succeeded']} succeeded, {load['failed']} failed, "
+        f"{load['late']} skipped (not sendable on time)",
         f"outcome: {result.outcome}" + (f" ({result.failure_reason})" if result.failure_reason else ""),
         f"promise: {result.promise}: {'kept' if result.as_promised else 'NOT kept'}",
         *(f"  {line}" for line in result.why),

@@ -23,7 +23,10 @@ from tritonform.errors import UserError
 from tritonform.triton.smoke import SmokeFile, SmokeRequest, smoke_path
 
 REQUEST_TIMEOUT_S = 30
-MAX_WORKERS = 16
+MAX_WORKERS = 64
+IN_FLIGHT_S = 0.25
+"""Requests in flight = rate x latency: enough workers for a quarter of a second of latency (a latency
+fault slows only the candidate's share)."""
 LATE_INTERVALS = 4
 LATE_FLOOR_S = 0.05
 
@@ -122,7 +125,7 @@ class LoadGenerator:
         self.started = 0.0
         self.workers = [
             threading.Thread(target=self._work, name=f"load-{n}", daemon=True)
-            for n in range(min(MAX_WORKERS, max(2, int(rate * 0.05) + 2)))
+            for n in range(min(MAX_WORKERS, int(rate * IN_FLIGHT_S) + 4))
         ]
 
     def start(self) -> None:
