@@ -49,7 +49,8 @@ def test_a_collision_is_found_whichever_environment_is_selected(
         load_deployments(ProjectLayout(project), selected)
 
     rendered = caught.value.render(relative_to=project)
-    assert f"environments/staging.yaml: {field}: the same as in environment 'dev'" in rendered
+    here, other = ("dev", "staging") if selected == ["dev"] else ("staging", "dev")  # said where --env points
+    assert f"environments/{here}.yaml: {field}: the same as in environment '{other}'" in rendered
 
 
 def test_environments_that_do_not_collide_with_the_selected_one_are_not_its_problem(

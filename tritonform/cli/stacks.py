@@ -23,6 +23,7 @@ from tritonform.cli.paths import (
 from tritonform.config import ProjectLayout
 from tritonform.config.names import access_stack_name, serving_stack_name
 from tritonform.errors import UserError
+from tritonform.first_deploy import synthesize_bootstrap
 from tritonform.standin import STAND_IN_URL
 from tritonform.synth import SynthesizedStack, synthesize
 
@@ -51,6 +52,12 @@ def add_synth(commands: Commands) -> None:
         "--stand-in",
         metavar="URL",
         help="point the provider at a local AWS stand-in, e.g. http://127.0.0.1:5000 (demo and tests only)",
+    )
+    synth.add_argument(
+        "--bootstrap",
+        action="store_true",
+        help="first deploy of a new environment (no release yet): its artifact store alone, to apply before the "
+        "first version is published and attached (README: the first deploy)",
     )
     synth.set_defaults(handler=synth_stacks)
 
@@ -86,6 +93,8 @@ def synth_stacks(root: Path, args: argparse.Namespace) -> int:
     if args.validate:
         terraform.ensure_cli_config(root)  # fail on a missing mirror before spending time on synthesis
     _check_stand_in(args.stand_in)
+    if args.bootstrap:
+        return _synth_bootstrap(root, layout, outdir, args)
     stacks = synthesize(layout, outdir, args.environments, args.state_backend, args.stand_in)
     print_warnings([stack.deployment for stack in stacks], root)
     failures = count = 0
@@ -153,6 +162,31 @@ def scan_stacks(root: Path, args: argparse.Namespace) -> int:
         write_output_file(args.findings_out, json.dumps(result.findings_report(), indent=1) + "\n")
     print("\n".join(result.render()))
     return EXIT_OK if result.ok else EXIT_NOT_VALID
+
+
+def _synth_bootstrap(root: Path, layout: ProjectLayout, outdir: Path, args: argparse.Namespace) -> int:
+    stacks = synthesize_bootstrap(layout, outdir, args.environments, args.state_backend, args.stand_in)
+    failures = 0
+    for stack in stacks:
+        env = stack.environment
+        shown = stack.json_path.relative_to(root) if stack.json_path.is_relative_to(root) else stack.json_path
+        lines = [
+            f"{env.name} ({env.tier}): {env.account_id} {env.region}, first deploy",
+            f"  stack     {shown} (bootstrap: the artifact store alone, bucket {env.artifacts.bucket}; no model, "
+            "no endpoint)",
+            f"  next      apply it; then release package, publish --env {env.name} and attach --env {env.name}; "
+            f"then tritonform synth --env {env.name} and apply the full stack to the same state",
+        ]
+        if args.validate:
+            validated_lines, ok = _validate_stack(stack.directory, root)
+            lines += validated_lines
+            failures += not ok
+        print("\n".join(lines), flush=True)
+    summary = f"{len(stacks)} bootstrap stack(s) synthesized into {outdir}"
+    if args.validate:
+        summary += f"; terraform validate: {len(stacks) - failures} ok, {failures} failed"
+    print(summary)
+    return EXIT_NOT_VALID if failures else EXIT_OK
 
 
 def _stacks_by_plan_name(stacks: list[SynthesizedStack]) -> dict[str, str]:

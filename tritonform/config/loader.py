@@ -78,6 +78,14 @@ class ProjectLayout:
     def release_file(self, name: str) -> Path:
         return self.releases_dir / f"{_file_safe(name)}.yaml"
 
+    def history_file(self, name: str) -> Path:
+        return self.environments_dir / "history" / f"{_file_safe(name)}.jsonl"
+
+    def is_new(self, name: str) -> bool:
+        """Never released: no release file and no history of one. Only such an environment gets a bootstrap
+        stack (its first deploy: README); one whose release file went missing after releases may be serving."""
+        return not self.release_file(name).exists() and not self.history_file(name).exists()
+
     def lock_file(self, name: str) -> Path:
         """Where a command that changes `name` holds its lock: only for an environment that exists."""
         return self.root / ".tritonform" / "locks" / f"{self.require_environment(name)}.lock"
@@ -144,7 +152,9 @@ def load_release(layout: ProjectLayout, environment: EnvironmentConfig) -> tuple
     if not path.is_file():
         raise UserError.single(
             f"environment {environment.name!r} has no release file: attach a model version first "
-            f"(tritonform release attach --env {environment.name} VERSION)",
+            f"(tritonform release attach --env {environment.name} VERSION); a new environment's first deploy "
+            f"creates its artifact bucket for that with tritonform synth --env {environment.name} --bootstrap "
+            "(README: the first deploy)",
             file=path,
         )
     data, lines = read_yaml(path)
@@ -322,17 +332,17 @@ def load_deployments(layout: ProjectLayout, names: list[str] | None = None) -> l
             problems.extend(problem for problem in err.problems if problem not in problems)
     if problems:
         raise UserError(problems)
-    _check_unique(layout, deployments, available)
+    check_unique(layout, [d.environment for d in deployments])
     return sorted(deployments, key=lambda d: (_TIER_ORDER[d.environment.tier], d.environment.name))
 
 
-def _check_unique(layout: ProjectLayout, deployments: list[Deployment], available: list[str]) -> None:
+def check_unique(layout: ProjectLayout, environments: list[EnvironmentConfig]) -> None:
     """Two environments sharing an endpoint or a bucket would overwrite each other. The selected ones are
     compared with every environment file, selected or not (`--env dev` still sees staging's endpoint); an
     environment that is not selected is read for this only, so its own problems (an invalid file, a missing
     release) are its own command's to report."""
-    selected = {d.environment.name: d.environment for d in deployments}
-    everyone = [selected.get(name) or _environment_or_none(layout, name) for name in available]
+    selected = {environment.name: environment for environment in environments}
+    everyone = [selected.get(name) or _environment_or_none(layout, name) for name in layout.environment_names()]
     problems: list[Problem] = []
     for label, key in (
         ("endpoint.name", lambda e: (e.account_id, e.region, e.endpoint.name)),
@@ -342,11 +352,15 @@ def _check_unique(layout: ProjectLayout, deployments: list[Deployment], availabl
         for environment in (e for e in everyone if e is not None):
             value = key(environment)
             if value in seen and (environment.name in selected or seen[value] in selected):
+                # said in the selected environment's file, the one the command is about
+                here, other = (environment.name, seen[value])
+                if here not in selected:
+                    here, other = other, here
                 problems.append(
                     Problem(
-                        file=layout.environment_file(environment.name),
+                        file=layout.environment_file(here),
                         field=label,
-                        message=f"the same as in environment {seen[value]!r}; each environment needs its own",
+                        message=f"the same as in environment {other!r}; each environment needs its own",
                     )
                 )
             seen.setdefault(value, environment.name)
