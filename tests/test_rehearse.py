@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CliRun, copy_project
+from tests.conftest import REPO_ROOT, CliRun, copy_project, stack_document
+from tritonform.config import ProjectLayout, load_deployments
+from tritonform.rehearsal import stage
 from tritonform.triton import install
 
 pytestmark = [
@@ -37,6 +39,38 @@ def rehearse(run_cli: Callable[..., CliRun], root: Path, *args: str) -> tuple[in
 
 def shares(report: dict[str, Any]) -> list[float]:
     return [event["new_share"] for event in report["timeline"]["observed"]]
+
+
+def _api(value: Any) -> Any:
+    """Terraform's snake_case blocks as the API's PascalCase shapes (dimensions as Name/Value pairs, numbers
+    as floats); what is already PascalCase stays."""
+    if isinstance(value, list):
+        return [_api(item) for item in value]
+    if not isinstance(value, dict):
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    shaped = {
+        ("".join(part.capitalize() for part in key.split("_")) if key.islower() else key): _api(item)
+        for key, item in value.items()
+    }
+    if "dimensions" in value:
+        shaped["Dimensions"] = [{"Name": name, "Value": item} for name, item in value["dimensions"].items()]
+    return shaped
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_the_rehearsal_creates_the_alarms_and_deployment_the_synthesized_stack_declares(
+    synthesized_example: Path, environment: str
+) -> None:
+    (deployment,) = load_deployments(ProjectLayout(REPO_ROOT), [environment])
+    resources = stack_document(synthesized_example, f"tritonform-{environment}")["resource"]
+    declared = [
+        {key: item for key, item in _api(alarm).items() if key not in {"//", "AlarmDescription"}}
+        for alarm in resources["aws_cloudwatch_metric_alarm"].values()
+    ]
+    staged = [_api(alarm) for alarm in stage.alarm_definitions(deployment.environment)]
+    assert sorted(staged, key=lambda a: a["AlarmName"]) == sorted(declared, key=lambda a: a["AlarmName"])
+    (endpoint,) = resources["aws_sagemaker_endpoint"].values()
+    assert _api(stage.deployment_config(deployment.deployment_config)) == _api(endpoint["deployment_config"])
 
 
 def test_a_healthy_candidate_completes_on_dev_with_no_rollback(run_cli: Callable[..., CliRun], root: Path) -> None:

@@ -31,6 +31,7 @@ from tritonform.rehearsal.faults import Fault, build_candidate
 from tritonform.rehearsal.load import LoadGenerator, LoadReport, LoadRequest, requests_from_file, smoke_requests
 from tritonform.rehearsal.verdict import Observed, Rehearsal, judge
 from tritonform.standin import moto_server
+from tritonform.triton import install
 
 MAX_SENT_PER_SECOND = 400.0
 """The most requests per real second the generator sends (rate x time scale): more would measure this
@@ -164,6 +165,11 @@ def rehearse(root: Path, request: RehearsalRequest, *, log_path: Path | None = N
             field="--rate",
         )
     (deployment,) = load_deployments(ProjectLayout(root), [request.environment])
+    if not install.installed():
+        raise UserError.single(
+            "the local Triton server is not installed (scripts/bootstrap installs it): a rehearsal runs every "
+            "version in a real local Triton"
+        )
     env, plan, release = deployment.environment, deployment.rollout, deployment.release
     with tempfile.TemporaryDirectory(prefix="tritonform-rehearse-") as scratch_name:
         scratch = Path(scratch_name)

@@ -213,10 +213,16 @@ def _bake_needs(deployment: Deployment) -> list[str]:
     ]
 
 
-def _why(deployment: Deployment, fault: Fault | None, rate: float, observed: Observed) -> list[str]:
+def _why(deployment: Deployment, fault: Fault | None, rate: float, time_scale: float, observed: Observed) -> list[str]:
     if fault is None:
         fired = ", ".join(f"{name} at +{at:.0f} s" for name, at in observed.alarms_fired.items())
         reason = observed.final.get("FailureReason") or "no alarm"
+        if not fired and "MaximumExecutionTimeoutInSeconds" in reason:
+            return [
+                f"the update ran past MaximumExecutionTimeoutInSeconds ({reason}): the local Triton server's "
+                f"real start-up time counts {time_scale:g} times at --time-scale {time_scale:g}; rehearse at "
+                "a lower time scale"
+            ]
         return [
             f"a healthy candidate was not let through ({fired or reason}): an alarm's threshold is tighter "
             f"than this model's normal behaviour at {rate:g} requests/s"
@@ -261,7 +267,7 @@ def judge(
         outcome=outcome,
         as_promised=kept,
         promise=_promise(deployment, fault),
-        why=[] if kept else _why(deployment, fault, rate, observed),
+        why=[] if kept else _why(deployment, fault, rate, time_scale, observed),
         predicted=_predicted(deployment),
         observed=observed.timeline,
         alarms_fired=_fired(observed),
