@@ -57,6 +57,22 @@ def test_a_fault_is_refused_for_a_default_model_that_runs_no_python(tmp_path: Pa
     assert not (tmp_path / "out").exists()  # refused before anything was copied
 
 
+def test_only_a_load_failure_is_built_into_a_decoupled_model(tmp_path: Path) -> None:
+    repository = tmp_path / "repo"
+    (repository / "streamer" / "1").mkdir(parents=True)
+    (repository / "streamer" / "config.pbtxt").write_text(
+        'name: "streamer"\nbackend: "python"\nmax_batch_size: 0\nmodel_transaction_policy { decoupled: true }\n'
+    )
+    (repository / "streamer" / "1" / "model.py").write_text("class TritonPythonModel:\n    pass\n")
+    with pytest.raises(UserError, match="decoupled: only load-failure"):
+        build_candidate(repository, tmp_path / "out", default_model="streamer", fault=Fault("error-rate", 1), nonce="x")
+    assert not (tmp_path / "out").exists()
+    built = build_candidate(
+        repository, tmp_path / "ok", default_model="streamer", fault=Fault("load-failure", 0), nonce="x"
+    )
+    assert "rehearsal fault load-failure" in (built / "streamer" / "1" / "model.py").read_text()
+
+
 @contextmanager
 def serving(tmp_path: Path, fault: Fault) -> Iterator[RunningServer]:
     """The candidate in a local tritonserver (its GPU instance group moved to the CPU, as the stand-in does)."""

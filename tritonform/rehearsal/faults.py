@@ -151,6 +151,18 @@ def _wrapper(fault: Fault, model_name: str) -> str:
     )
 
 
+def _refuse_decoupled(fault: Fault, model: ModelInfo) -> None:
+    """A decoupled model answers through response senders, not execute's return value (python_backend
+    README, "Decoupled mode"): a wrapper around execute cannot fail or delay its answers."""
+    assert model.config is not None
+    if model.config.model_transaction_policy.decoupled and fault.kind != "load-failure":
+        raise UserError.single(
+            f"model {model.name!r} is decoupled: only load-failure can be built into it",
+            file=model.config_path,
+            field="--fault",
+        )
+
+
 def _apply(fault: Fault, model: ModelInfo) -> None:
     assert model.config is not None
     model_file = model.config.default_model_filename or "model.py"
@@ -179,6 +191,8 @@ def build_candidate(repository: Path, out: Path, *, default_model: str, fault: F
         raise UserError.single(f"the default model {default_model!r} is not in {repository}", file=repository)
     # Decide where the fault goes before copying, so a refused fault leaves nothing behind.
     target = faulty_model(repository, default_model) if fault is not None else None
+    if target is not None and fault is not None:
+        _refuse_decoupled(fault, target)
     shutil.copytree(repository, out, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".git"))
     if target is not None and fault is not None:
         _apply(fault, _read_model(out / target.name))
