@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tritonform.cli.common import EXIT_OK
+from tritonform.cli.paths import input_directory, input_file, output_file, write_output_file
 from tritonform.config import ProjectLayout, load_deployment
 from tritonform.errors import UserError
 from tritonform.review.assess import review_environment
@@ -24,10 +25,10 @@ def add_review(commands: Commands) -> None:
     review.add_argument(
         "--plan", action="append", required=True, metavar="ENV=FILE", help="terraform show -json output per env"
     )
-    review.add_argument("--base", type=Path, help="checkout of the base branch (for the old release files)")
+    review.add_argument("--base", type=input_directory, help="checkout of the base branch (for the old release files)")
     review.add_argument("--format", choices=["markdown", "text"], default="markdown", help="default markdown")
-    review.add_argument("--out", type=Path, help="write here instead of standard output")
-    review.add_argument("--findings", type=Path, help="a checkov JSON report of the synthesized stacks")
+    review.add_argument("--out", type=output_file, help="write here instead of standard output")
+    review.add_argument("--findings", type=input_file, help="a checkov JSON report of the synthesized stacks")
     review.set_defaults(handler=review_plans)
 
 
@@ -45,7 +46,7 @@ def review_plans(root: Path, args: argparse.Namespace) -> int:
         reviews.append(review_environment(load_deployment(layout, env), plan, base, findings.get(env)))
     text = markdown(reviews) if args.format == "markdown" else plain(reviews)
     if args.out:
-        args.out.write_text(text, encoding="utf-8")
+        write_output_file(args.out, text)
     else:
         print(text, end="")
     return EXIT_OK
