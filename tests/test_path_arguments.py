@@ -10,6 +10,7 @@ that return at once: what is under test is how the commands take and write their
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import CliRun
 from tritonform.cli import stacks
+from tritonform.cli.paths import _umask, write_output_file
 from tritonform.security import scan as security_scan
 
 pytestmark = pytest.mark.config
@@ -182,3 +184,28 @@ def test_every_shape_of_every_path_argument(
             assert path.is_dir()
         if result.code == 0 and command.expected == "output-file" and command.argv[0] == "review":
             assert path.is_file() and "dev" in path.read_text(encoding="utf-8")
+
+
+def test_an_output_file_is_written_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "made" / "on" / "demand" / "review.md"
+    write_output_file(target, "first review\n")
+    assert target.read_text(encoding="utf-8") == "first review\n"
+    assert oct(target.stat().st_mode & 0o777) == oct(0o666 & ~_umask())  # as open() would have made it
+
+    real_fdopen = os.fdopen
+
+    class FullDisk(io.TextIOWrapper):
+        def write(self, text: str) -> int:
+            super().write(text[:5])
+            self.flush()
+            raise OSError(28, "No space left on device")
+
+    def fdopen(handle: int, mode: str, encoding: str) -> io.TextIOWrapper:
+        return FullDisk(real_fdopen(handle, mode.replace("w", "wb")), encoding=encoding)
+
+    monkeypatch.setattr(os, "fdopen", fdopen)
+    with pytest.raises(OSError, match="No space left"):
+        write_output_file(target, "second review, longer\n")
+
+    assert target.read_text(encoding="utf-8") == "first review\n"  # the old file, whole
+    assert sorted(p.name for p in target.parent.iterdir()) == ["review.md"]  # no temporary file left
