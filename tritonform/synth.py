@@ -55,6 +55,8 @@ def build_app(
     outdir: Path | None,
     state_backend: StateBackendKind,
     stand_in_endpoint: str | None = None,
+    *,
+    sagemaker_endpoint: str | None = None,
 ) -> App:
     """Create the cdktf App with one ServingStack per deployment (imports cdktf lazily)."""
     prepare_jsii_node()  # before cdktf is imported: it chooses the Node.js that jsii starts
@@ -73,6 +75,7 @@ def build_app(
                 deployment=deployment.deployment_config,
                 state_backend=state_backend,
                 stand_in_endpoint=stand_in_endpoint,
+                sagemaker_endpoint=sagemaker_endpoint,
             ),
         )
         if _has_access_stack(deployment, stand_in_endpoint):
@@ -91,10 +94,14 @@ def synthesize(
     environments: list[str] | None = None,
     state_backend: StateBackendKind = "s3",
     stand_in_endpoint: str | None = None,
+    *,
+    sagemaker_endpoint: str | None = None,
 ) -> list[SynthesizedStack]:
+    """`sagemaker_endpoint` (with a stand-in only) points the provider's SageMaker API at a local SageMaker
+    (tritonform/localsagemaker) while every other service stays on the stand-in."""
     deployments = load_deployments(layout, environments)
     outdir.mkdir(parents=True, exist_ok=True)  # cdktf creates only the last level
-    app = build_app(deployments, outdir, state_backend, stand_in_endpoint)
+    app = build_app(deployments, outdir, state_backend, stand_in_endpoint, sagemaker_endpoint=sagemaker_endpoint)
     app.synth()
     stacks = outdir / "stacks"
     return [

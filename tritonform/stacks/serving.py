@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from cdktf import TerraformOutput, TerraformStack
 from constructs import Construct
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from tritonform.config import EnvironmentConfig, ReleaseConfig
 from tritonform.config.hardening import SECURITY_EXCEPTIONS_OUTPUT, security_exceptions_output
@@ -60,6 +60,17 @@ class ServingStackProps(Props):
     """Point the provider at a local AWS stand-in on loopback (the demo, end-to-end tests): test credentials,
     no account check, and no resources the stand-in cannot create (NOT_ON_STAND_IN). Default None."""
 
+    sagemaker_endpoint: Annotated[str, Field(pattern=rf"^{STAND_IN_URL}$")] | None = None
+    """With a stand-in only: the provider's SageMaker API goes to this local SageMaker on loopback
+    (tritonform/localsagemaker, which deploys and rolls back as SageMaker does), the other services to the
+    stand-in. Default None: SageMaker is on the stand-in too."""
+
+    @model_validator(mode="after")
+    def _sagemaker_needs_stand_in(self) -> Self:
+        if self.sagemaker_endpoint is not None and self.stand_in_endpoint is None:
+            raise ValueError("sagemaker_endpoint points SageMaker at a local SageMaker: give stand_in_endpoint too")
+        return self
+
 
 def default_tags(env: EnvironmentConfig) -> dict[str, str]:
     """Tags on every resource; Environment and ManagedBy also bound the deploy role's KMS rights."""
@@ -104,8 +115,11 @@ class ServingStack(TerraformStack):
             skip_requesting_account_id=True if stand_in else None,
             skip_metadata_api_check="true" if stand_in else None,
             s3_use_path_style=True if stand_in else None,
-            max_retries=1 if stand_in else None,  # the stand-in answers what it lacks with HTTP 500
-            endpoints=[AwsProviderEndpoints(**dict.fromkeys(STAND_IN_SERVICES, stand_in))] if stand_in else None,
+            # the stand-in answers what it lacks with HTTP 500: fail fast. With a local SageMaker, whose
+            # connections a client has seen reset ("use of closed network connection", which the AWS SDK for Go
+            # v2 retries), three attempts.
+            max_retries=(3 if props.sagemaker_endpoint else 1) if stand_in else None,
+            endpoints=[AwsProviderEndpoints(**self._endpoints(stand_in))] if stand_in else None,
             default_tags=[AwsProviderDefaultTags(tags=default_tags(env))],
         )
 
@@ -197,3 +211,7 @@ class ServingStack(TerraformStack):
             description="Hardening controls this environment runs without, and the recorded exception for each",
             value=security_exceptions_output(env),
         )
+
+    def _endpoints(self, stand_in: str) -> dict[str, str]:
+        """Every service at the stand-in; SageMaker at the local SageMaker when one is given."""
+        return {**dict.fromkeys(STAND_IN_SERVICES, stand_in), "sagemaker": self.props.sagemaker_endpoint or stand_in}
