@@ -1,22 +1,27 @@
-"""watch, promote and rollback: the gates against a moto server on loopback; the update statuses and the
-emergency switch against a faithful fake of SageMaker, because moto has no UpdateEndpoint (HTTP 500) and
-puts every endpoint InService at once, so it cannot show an update in progress or a rollback."""
+"""watch, the promotion gates, rollback and emergency rollback against the local SageMaker
+(tritonform/localsagemaker) in front of a moto server, all on loopback: endpoints are created and updated
+with the SDK, they deploy on a scaled clock, and an alarm set to ALARM in moto rolls a canary back, as
+SageMaker would. A scripted fake stays only for the states the stand-in never enters (SystemUpdating,
+UpdateRollbackFailed), each test saying which."""
 
 from __future__ import annotations
 
+import json
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from tests.conftest import copy_project, create_artifact_buckets
 from tritonform.config import ProjectLayout
 from tritonform.config.loader import load_environment
 from tritonform.config.names import rollback_alarm_names
 from tritonform.errors import UserError
+from tritonform.localsagemaker import LocalSageMakerServer, local_sagemaker
 from tritonform.release.attach import attach, current_release
 from tritonform.release.history import LiveConfiguration, ReleaseChange, history_file, read_history
 from tritonform.release.live import expected_configuration, watch
@@ -28,42 +33,8 @@ from tritonform.standin import MotoServer
 pytestmark = pytest.mark.e2e
 
 REGION = "us-east-1"
-
-
-class FakeSageMaker:
-    """DescribeEndpoint / DescribeEndpointConfig / UpdateEndpoint as the SageMaker API reference shapes them:
-    an update walks through `script` (status, configuration) one describe call at a time."""
-
-    def __init__(self, endpoint: str, script: list[tuple[str, str]], configurations: set[str] | None = None) -> None:
-        self.endpoint, self.script, self.configurations = endpoint, list(script), configurations or set()
-        self.updates: list[dict[str, Any]] = []
-
-    @staticmethod
-    def _error(operation: str, message: str) -> ClientError:
-        return ClientError({"Error": {"Code": "ValidationException", "Message": message}}, operation)
-
-    def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:  # noqa: N803  (the API's casing)
-        if EndpointName != self.endpoint:
-            raise self._error("DescribeEndpoint", f'Could not find endpoint "{EndpointName}".')
-        status, configuration = self.script[0] if len(self.script) == 1 else self.script.pop(0)
-        answer = {"EndpointName": EndpointName, "EndpointStatus": status, "EndpointConfigName": configuration}
-        if status == "Failed":
-            answer["FailureReason"] = (
-                "The primary container for production variant AllTraffic did not pass the ping health check."
-            )
-        return answer
-
-    def describe_endpoint_config(self, EndpointConfigName: str) -> dict[str, Any]:  # noqa: N803
-        if EndpointConfigName not in self.configurations:
-            raise self._error(
-                "DescribeEndpointConfig", f'Could not find endpoint configuration "{EndpointConfigName}".'
-            )
-        return {"EndpointConfigName": EndpointConfigName}
-
-    def update_endpoint(self, **request: Any) -> dict[str, Any]:
-        self.updates.append(request)
-        self.script = [("Updating", self.script[-1][1]), ("InService", request["EndpointConfigName"])]
-        return {"EndpointArn": f"arn:aws:sagemaker:{REGION}:111111111111:endpoint/{request['EndpointName']}"}
+SCALE = 600.0  # a 600 s bake takes 1 s, starting a fleet (60 s) 0.1 s
+ROLE = "arn:aws:iam::123456789012:role/tritonform"
 
 
 def quiet(_line: str) -> None:
@@ -77,6 +48,18 @@ def project(tmp_path: Path, aws: MotoServer) -> Iterator[Path]:
     yield copy_project(tmp_path / "project")
 
 
+@pytest.fixture
+def stand_in(project: Path, aws: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalSageMakerServer]:
+    """A local SageMaker of its own for each test (endpoint names repeat), every client of this process at it."""
+    with local_sagemaker(aws, time_scale=SCALE, provisioning_s=60, lifetime_s=300) as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)  # it forwards what it does not answer to moto
+        yield server
+
+
+def sagemaker() -> Any:
+    return boto3.client("sagemaker", region_name=REGION)
+
+
 def publish_version(project: Path, tmp_path: Path, delay: int) -> str:
     config = project / "model_repository" / "vector_normalizer" / "config.pbtxt"
     text = config.read_text()
@@ -87,128 +70,219 @@ def publish_version(project: Path, tmp_path: Path, delay: int) -> str:
     return manifest.sha256
 
 
-def make_live(project: Path, env_name: str) -> list[str]:
-    """Create in moto what a deploy of `env_name`'s release creates: endpoint and rollback alarms (OK)."""
+def wait_for(endpoint: str, status: str, timeout_s: float = 20) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answer = dict(sagemaker().describe_endpoint(EndpointName=endpoint))
+        if answer["EndpointStatus"] == status:
+            return answer
+        assert time.monotonic() < deadline, f"{endpoint} is {answer['EndpointStatus']}, not {status}"
+        time.sleep(0.02)
+
+
+def create_configuration(project: Path, env_name: str) -> str:
+    """What a deploy of `env_name`'s release creates before the endpoint: its model and configuration
+    (two instances, so that a canary of one is half the traffic)."""
     layout = ProjectLayout(project)
-    env = load_environment(layout, env_name)
     release = current_release(layout, env_name)
     assert release is not None
-    configuration = expected_configuration(env, release)
-    sagemaker = boto3.client("sagemaker", region_name=REGION)
-    role = "arn:aws:iam::123456789012:role/tritonform"
-    sagemaker.create_model(ModelName=configuration, ExecutionRoleArn=role,
-                           PrimaryContainer={"Image": release.triton_image.uri, "ModelDataUrl": release.artifact.s3_uri})  # fmt: skip
-    sagemaker.create_endpoint_config(
+    configuration = expected_configuration(load_environment(layout, env_name), release)
+    client = sagemaker()
+    if client.list_endpoint_configs(NameContains=configuration)["EndpointConfigs"]:
+        return configuration  # created by an earlier deploy of the same release
+    client.create_model(ModelName=configuration, ExecutionRoleArn=ROLE,
+                        PrimaryContainer={"Image": release.triton_image.uri, "ModelDataUrl": release.artifact.s3_uri})  # fmt: skip
+    client.create_endpoint_config(
         EndpointConfigName=configuration,
         ProductionVariants=[
             {
                 "VariantName": "AllTraffic",
                 "ModelName": configuration,
-                "InitialInstanceCount": 1,
+                "InitialInstanceCount": 2,
                 "InstanceType": "ml.g4dn.xlarge",
             }
         ],
     )  # fmt: skip  (moto knows only older GPU types)
-    sagemaker.create_endpoint(EndpointName=env.endpoint.name, EndpointConfigName=configuration)
+    return configuration
+
+
+def make_live(project: Path, env_name: str) -> list[str]:
+    """Create what a deploy of `env_name`'s release creates: its rollback alarms (OK) and the endpoint, and
+    wait until it is InService (at once on moto alone, after its fleet started on the local SageMaker)."""
+    env = load_environment(ProjectLayout(project), env_name)
+    configuration = create_configuration(project, env_name)
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
     names = rollback_alarm_names(env)
     for name in names:
         cloudwatch.put_metric_alarm(AlarmName=name, MetricName="Invocation5XXErrors", Namespace="AWS/SageMaker",
                                     Statistic="Sum", Period=60, EvaluationPeriods=3, Threshold=5,
                                     ComparisonOperator="GreaterThanOrEqualToThreshold")  # fmt: skip
+    sagemaker().create_endpoint(EndpointName=env.endpoint.name, EndpointConfigName=configuration)
+    wait_for(env.endpoint.name, "InService")
     return names
 
 
-# --- watch (faithful fake: moto cannot update an endpoint) ------------------------------------------------
+def deploy(project: Path, env_name: str, *, bake_s: int = 600, alarms: list[str] | None = None) -> str:
+    """UpdateEndpoint to the environment's current release with a one-instance canary, as a deploy does;
+    the rollback alarms named in `alarms`. Returns the configuration it asked for."""
+    env = load_environment(ProjectLayout(project), env_name)
+    configuration = create_configuration(project, env_name)
+    deployment: dict[str, Any] = {"BlueGreenUpdatePolicy": {
+        "TrafficRoutingConfiguration": {"Type": "CANARY", "WaitIntervalInSeconds": bake_s,
+                                        "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1}},
+        "MaximumExecutionTimeoutInSeconds": 3 * bake_s + 600}}  # fmt: skip
+    if alarms:
+        deployment["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": name} for name in alarms]}
+    sagemaker().update_endpoint(EndpointName=env.endpoint.name, EndpointConfigName=configuration,
+                                DeploymentConfig=deployment)  # fmt: skip
+    return configuration
 
 
-def test_watch_follows_an_update_to_in_service(project: Path) -> None:
-    layout = ProjectLayout(project)
-    env = load_environment(layout, "dev")
-    release = current_release(layout, "dev")
-    assert release is not None
-    new = expected_configuration(env, release)
-    fake = FakeSageMaker(env.endpoint.name, [("Updating", "old-config"), ("Updating", "old-config"),
-                                             ("InService", new)])  # fmt: skip
-    lines: list[str] = []
-
-    result = watch(layout, "dev", sagemaker=fake, poll_s=0, progress=lines.append, sleep=lambda _s: None)
-
-    assert result.ok and result.outcome == "in-service"
-    assert any("Updating on old-config" in line for line in lines)
-    assert any(f"InService on {new}" in line for line in lines)
-    assert not history_file(layout, "dev").exists()
+def timeline(stand_in: LocalSageMakerServer, endpoint: str) -> list[dict[str, Any]]:
+    """The steps of the endpoint's last operation as the local SageMaker ran them (not an AWS API)."""
+    with urllib.request.urlopen(f"{stand_in.url}/_localsagemaker/timeline/{endpoint}", timeout=5) as answer:
+        return list(json.load(answer)["Timeline"])
 
 
-def test_watch_reports_and_records_a_rollback(project: Path) -> None:
-    layout = ProjectLayout(project)
-    env = load_environment(layout, "dev")
-    fake = FakeSageMaker(env.endpoint.name, [("Updating", "old-config"), ("RollingBack", "old-config"),
-                                             ("InService", "old-config")])  # fmt: skip
-    lines: list[str] = []
-
-    result = watch(layout, "dev", sagemaker=fake, poll_s=0, progress=lines.append, sleep=lambda _s: None)
-
-    assert result.outcome == "rolled-back" and not result.ok
-    assert "SageMaker rolled back: the endpoint serves old-config" in result.detail
-    assert any("rolling the update back" in line for line in lines)
-    (record,) = read_history(history_file(layout, "dev"))
-    assert record.action == "rollback-detected"
-    assert record.to == LiveConfiguration(live_configuration="old-config")
-    assert record.from_ is not None and record.from_.version_id == current_release(layout, "dev").version_id  # type: ignore[union-attr]
-
-
-def test_watch_reports_a_failed_endpoint(project: Path) -> None:
-    layout = ProjectLayout(project)
-    fake = FakeSageMaker(load_environment(layout, "dev").endpoint.name, [("Updating", "c"), ("Failed", "c")])
-
-    result = watch(layout, "dev", sagemaker=fake, poll_s=0, progress=quiet, sleep=lambda _s: None)
-
-    assert result.outcome == "failed"
-    assert "did not pass the ping health check" in result.detail
-
-
-def test_watch_gives_up_after_its_timeout(project: Path) -> None:
-    layout = ProjectLayout(project)
-    fake = FakeSageMaker(load_environment(layout, "dev").endpoint.name, [("Updating", "c")])
-    ticks = iter(range(0, 10_000, 30))
-
-    result = watch(layout, "dev", sagemaker=fake, timeout_s=100, poll_s=30, progress=quiet,
-                   sleep=lambda _s: None, clock=lambda: float(next(ticks)))  # fmt: skip
-
-    assert result.outcome == "timed-out"
-    assert "still Updating after 100 s" in result.detail
-
-
-def test_watch_of_a_missing_endpoint(project: Path) -> None:
-    layout = ProjectLayout(project)
-
-    result = watch(layout, "dev", sagemaker=FakeSageMaker("other", []), progress=quiet, sleep=lambda _s: None)
-
-    assert result.outcome == "missing"
-
-
-def test_watch_against_moto_sees_the_live_endpoint(project: Path, tmp_path: Path) -> None:
-    layout = ProjectLayout(project)
-    sha = publish_version(project, tmp_path, 1500)
-    attach(layout, "dev", sha, actor="ci", reason="x")
-    make_live(project, "dev")
-
-    result = watch(layout, "dev", poll_s=1, timeout_s=30, progress=quiet)
-
-    assert result.ok
-
-
-# --- promote: every gate on its own (moto) ----------------------------------------------------------------
+def set_alarm(name: str, state: str) -> None:
+    boto3.client("cloudwatch", region_name=REGION).set_alarm_state(AlarmName=name, StateValue=state,
+                                                                   StateReason="test")  # fmt: skip
 
 
 @pytest.fixture
-def dev_live(project: Path, tmp_path: Path) -> tuple[Path, str, list[str]]:
+def dev_live(project: Path, tmp_path: Path, stand_in: LocalSageMakerServer) -> tuple[Path, str, list[str]]:
+    """dev's release published, attached and InService on the stand-in, its alarms OK."""
     layout = ProjectLayout(project)
     sha = publish_version(project, tmp_path, 1500)
     attach(layout, "dev", sha, actor="ci", reason="new version")
     alarms = make_live(project, "dev")
     return project, sha, alarms
+
+
+def release_and_roll_back(project: Path, tmp_path: Path, alarms: list[str]) -> tuple[str, str]:
+    """Attach a second version and deploy it with an alarm already in ALARM: SageMaker rolls the canary back.
+    Returns (the configuration that keeps serving, the one rolled back)."""
+    layout = ProjectLayout(project)
+    env = load_environment(layout, "dev")
+    serving = sagemaker().describe_endpoint(EndpointName=env.endpoint.name)["EndpointConfigName"]
+    attach(layout, "dev", publish_version(project, tmp_path, 1700), actor="ci", reason="v2")
+    set_alarm(alarms[0], "ALARM")
+    return serving, deploy(project, "dev", alarms=alarms)
+
+
+# --- watch ---------------------------------------------------------------------------------------------
+
+
+def test_watch_follows_a_canary_to_in_service(dev_live: tuple[Path, str, list[str]], tmp_path: Path) -> None:
+    project, _, alarms = dev_live
+    layout = ProjectLayout(project)
+    old = sagemaker().describe_endpoint(EndpointName="text-embedder-dev")["EndpointConfigName"]
+    attach(layout, "dev", publish_version(project, tmp_path, 1700), actor="ci", reason="v2")
+    new = deploy(project, "dev", alarms=alarms)
+    lines: list[str] = []
+
+    result = watch(layout, "dev", poll_s=0.05, timeout_s=30, progress=lines.append)
+
+    assert result.ok and result.outcome == "in-service"
+    assert any(f"Updating on {old}" in line for line in lines)  # the update really was in progress
+    assert any(f"InService on {new}" in line for line in lines)
+    assert [r.action for r in read_history(history_file(layout, "dev"))] == ["attach", "attach"]
+
+
+def test_watch_reports_and_records_a_real_rollback(
+    dev_live: tuple[Path, str, list[str]], tmp_path: Path, stand_in: LocalSageMakerServer
+) -> None:
+    project, _, alarms = dev_live
+    layout = ProjectLayout(project)
+    serving, rolled_back = release_and_roll_back(project, tmp_path, alarms)
+    lines: list[str] = []
+
+    result = watch(layout, "dev", poll_s=0.05, timeout_s=30, progress=lines.append)
+
+    assert result.outcome == "rolled-back" and not result.ok
+    assert f"SageMaker rolled back: the endpoint serves {serving}, not {rolled_back}" in result.detail
+    steps = timeline(stand_in, "text-embedder-dev")  # RollingBack lasts milliseconds here: watch may not see it
+    assert max(step["new_share"] for step in steps) == 0.5 and "RollingBack" in {step["status"] for step in steps}
+    described = sagemaker().describe_endpoint(EndpointName="text-embedder-dev")
+    assert alarms[0] in described["FailureReason"]  # SageMaker says which alarm
+    record = read_history(history_file(layout, "dev"))[-1]
+    assert record.action == "rollback-detected"
+    assert record.to == LiveConfiguration(live_configuration=serving)
+    assert record.from_ is not None and record.from_.version_id == current_release(layout, "dev").version_id  # type: ignore[union-attr]
+
+
+def test_watch_reports_a_failed_endpoint(project: Path, tmp_path: Path, stand_in: LocalSageMakerServer) -> None:
+    layout = ProjectLayout(project)
+    attach(layout, "dev", publish_version(project, tmp_path, 1500), actor="ci", reason="v1")
+    release = current_release(layout, "dev")
+    assert release is not None
+    boto3.client("s3", region_name=REGION).delete_object(Bucket=release.artifact.bucket, Key=release.artifact.key)
+    configuration = create_configuration(project, "dev")
+    sagemaker().create_endpoint(EndpointName="text-embedder-dev", EndpointConfigName=configuration)
+
+    result = watch(layout, "dev", poll_s=0.05, timeout_s=30, progress=quiet)
+
+    assert result.outcome == "failed"
+    assert f"Failed to download model data from {release.artifact.s3_uri}" in result.detail
+
+
+def test_watch_gives_up_after_its_timeout(dev_live: tuple[Path, str, list[str]], tmp_path: Path) -> None:
+    project, _, _ = dev_live
+    layout = ProjectLayout(project)
+    attach(layout, "dev", publish_version(project, tmp_path, 1700), actor="ci", reason="v2")
+    deploy(project, "dev", bake_s=3600)  # two bakes of an hour: 12 s here
+
+    result = watch(layout, "dev", poll_s=0.05, timeout_s=0.5, progress=quiet)
+
+    assert result.outcome == "timed-out"
+    assert "still Updating after 0 s" in result.detail or "still Updating after 1 s" in result.detail
+
+
+def test_watch_of_a_missing_endpoint(project: Path, tmp_path: Path, stand_in: LocalSageMakerServer) -> None:
+    layout = ProjectLayout(project)
+    attach(layout, "dev", publish_version(project, tmp_path, 1500), actor="ci", reason="v1")
+
+    result = watch(layout, "dev", progress=quiet)
+
+    assert result.outcome == "missing"
+
+
+class ScriptedSageMaker:
+    """DescribeEndpoint walking through `script` (status, configuration), one call at a time, for states the
+    local SageMaker never enters."""
+
+    def __init__(self, endpoint: str, script: list[tuple[str, str]]) -> None:
+        self.endpoint, self.script = endpoint, list(script)
+
+    def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:  # noqa: N803  (the API's casing)
+        status, configuration = self.script[0] if len(self.script) == 1 else self.script.pop(0)
+        return {"EndpointName": EndpointName, "EndpointStatus": status, "EndpointConfigName": configuration}
+
+
+def test_watch_waits_through_system_updating(project: Path, tmp_path: Path, aws: MotoServer) -> None:
+    """Scripted: SystemUpdating (SageMaker's own maintenance) is a state the local SageMaker never enters."""
+    layout = ProjectLayout(project)
+    attach(layout, "dev", publish_version(project, tmp_path, 1500), actor="ci", reason="v1")
+    expected = expected_configuration(load_environment(layout, "dev"), current_release(layout, "dev"))  # type: ignore[arg-type]
+    scripted = ScriptedSageMaker("text-embedder-dev", [("SystemUpdating", expected), ("InService", expected)])
+
+    result = watch(layout, "dev", sagemaker=scripted, poll_s=0, progress=quiet, sleep=lambda _s: None)
+
+    assert result.ok
+
+
+def test_watch_reports_a_failed_rollback(project: Path, tmp_path: Path, aws: MotoServer) -> None:
+    """Scripted: UpdateRollbackFailed (the rollback itself failed) is a state the local SageMaker never enters."""
+    layout = ProjectLayout(project)
+    attach(layout, "dev", publish_version(project, tmp_path, 1500), actor="ci", reason="v1")
+    scripted = ScriptedSageMaker("text-embedder-dev", [("Updating", "old"), ("UpdateRollbackFailed", "old")])
+
+    result = watch(layout, "dev", sagemaker=scripted, poll_s=0, timeout_s=60, progress=quiet, sleep=lambda _s: None)
+
+    assert result.outcome == "failed" and "UpdateRollbackFailed" in result.detail
+
+
+# --- promote: every gate on its own ----------------------------------------------------------------------
 
 
 def staging_untouched(project: Path, before: bytes) -> bool:
@@ -235,42 +309,48 @@ def test_promote_moves_the_same_bytes_when_every_gate_passes(dev_live: tuple[Pat
     assert "promoted from dev" in record.reason
 
 
-def test_gate_live_fails_when_the_endpoint_runs_another_configuration(
-    dev_live: tuple[Path, str, list[str]], tmp_path: Path
-) -> None:
+def test_gate_live_fails_while_the_update_is_in_progress(dev_live: tuple[Path, str, list[str]], tmp_path: Path) -> None:
     project, _, _ = dev_live
     layout = ProjectLayout(project)
-    attach(layout, "dev", publish_version(project, tmp_path, 1700), actor="ci", reason="not deployed yet")
+    attach(layout, "dev", publish_version(project, tmp_path, 1700), actor="ci", reason="v2")
     before = layout.release_file("staging").read_bytes()
 
-    gates, result = promote(layout, "dev", "staging", actor="bot", soak_minutes=0)
+    not_deployed, _ = promote(layout, "dev", "staging", actor="bot", soak_minutes=0)
+    deploy(project, "dev", bake_s=3600)
+    updating, result = promote(layout, "dev", "staging", actor="bot", soak_minutes=0)
 
     assert result is None
-    live = next(g for g in gates if g.name == "live")
-    assert not live.passed and "runs on" in live.detail
+    for gates in (not_deployed, updating):
+        live = next(g for g in gates if g.name == "live")
+        assert not live.passed and "runs on" in live.detail
+    assert "is InService on" in next(g for g in not_deployed if g.name == "live").detail
+    assert "is Updating on" in next(g for g in updating if g.name == "live").detail
     assert staging_untouched(project, before)
 
 
-def test_gate_stable_fails_after_a_recorded_rollback(dev_live: tuple[Path, str, list[str]]) -> None:
-    project, _, _ = dev_live
+def test_gate_stable_fails_for_a_version_rolled_back_once(
+    dev_live: tuple[Path, str, list[str]], tmp_path: Path
+) -> None:
+    project, _, alarms = dev_live
     layout = ProjectLayout(project)
-    env = load_environment(layout, "dev")
-    fake = FakeSageMaker(env.endpoint.name, [("InService", "some-older-config")])
-    watch(layout, "dev", sagemaker=fake, progress=quiet, sleep=lambda _s: None)
+    release_and_roll_back(project, tmp_path, alarms)
+    assert watch(layout, "dev", poll_s=0.05, timeout_s=30, progress=quiet).outcome == "rolled-back"
+    set_alarm(alarms[0], "OK")
+    deploy(project, "dev", alarms=alarms)  # the same version again, now without an alarm: it goes live
+    assert watch(layout, "dev", poll_s=0.05, timeout_s=30, progress=quiet).ok
     before = layout.release_file("staging").read_bytes()
 
     gates, result = promote(layout, "dev", "staging", actor="bot", soak_minutes=0)
 
     assert result is None
-    assert [g.name for g in gates if not g.passed] == ["stable"]
+    (failed,) = [g for g in gates if not g.passed]
+    assert failed.name == "stable" and "SageMaker rolled version" in failed.detail
     assert staging_untouched(project, before)
 
 
 def test_gate_alarms_fails_when_an_alarm_is_not_ok(dev_live: tuple[Path, str, list[str]]) -> None:
     project, _, alarms = dev_live
-    boto3.client("cloudwatch", region_name=REGION).set_alarm_state(
-        AlarmName=alarms[0], StateValue="ALARM", StateReason="5xx during the canary"
-    )
+    set_alarm(alarms[0], "ALARM")
     before = ProjectLayout(project).release_file("staging").read_bytes()
 
     gates, result = promote(ProjectLayout(project), "dev", "staging", actor="bot", soak_minutes=0)
@@ -309,21 +389,20 @@ def test_gate_approval_is_required_for_prod(dev_live: tuple[Path, str, list[str]
     assert failed.name == "approval" and "PendingManualApproval, not Approved" in failed.detail
     assert layout.release_file("prod").read_bytes() == before
 
-    boto3.client("sagemaker", region_name=REGION).update_model_package(
-        ModelPackageArn=registered.model_package_arn, ModelApprovalStatus="Approved"
-    )
+    sagemaker().update_model_package(ModelPackageArn=registered.model_package_arn, ModelApprovalStatus="Approved")
     gates, result = promote(layout, "staging", "prod", actor="bot", soak_minutes=0)
     assert result is not None, gates
     assert result.release.artifact.sha256 == sha
 
 
-def test_promote_with_injected_clients_uses_them(dev_live: tuple[Path, str, list[str]]) -> None:
+def test_promote_with_injected_clients_uses_them(dev_live: tuple[Path, str, list[str]], aws: MotoServer) -> None:
     project, _, _ = dev_live
     layout = ProjectLayout(project)
-    fake = FakeSageMaker("nobody", [])
+    # moto itself, behind the stand-in, has never heard of the stand-in's endpoint
+    behind = boto3.client("sagemaker", region_name=REGION, endpoint_url=aws.url)
 
     gates, result = promote(layout, "dev", "staging", actor="bot", soak_minutes=0,
-                            clients=Clients(fake, boto3.client("cloudwatch", region_name=REGION)))  # fmt: skip
+                            clients=Clients(behind, boto3.client("cloudwatch", region_name=REGION)))  # fmt: skip
 
     assert result is None
     assert "does not exist" in next(g for g in gates if g.name == "live").detail
@@ -347,40 +426,45 @@ def test_rollback_reattaches_the_previous_release(project: Path, tmp_path: Path)
     assert current_release(layout, "dev").artifact.sha256 == first  # type: ignore[union-attr]
 
 
-def test_emergency_rollback_switches_the_live_endpoint_back(project: Path, tmp_path: Path) -> None:
-    """UpdateEndpoint runs against the faithful fake: moto answers it with HTTP 500."""
+def test_emergency_rollback_switches_the_live_endpoint_back(
+    dev_live: tuple[Path, str, list[str]], tmp_path: Path
+) -> None:
+    project, first, _ = dev_live
     layout = ProjectLayout(project)
-    env = load_environment(layout, "dev")
-    first = publish_version(project, tmp_path, 1500)
-    second = publish_version(project, tmp_path, 1700)
-    attach(layout, "dev", first, actor="ci", reason="v1")
-    v1 = expected_configuration(env, current_release(layout, "dev"))  # type: ignore[arg-type]
-    attach(layout, "dev", second, actor="ci", reason="v2")
-    v2 = expected_configuration(env, current_release(layout, "dev"))  # type: ignore[arg-type]
-    fake = FakeSageMaker(env.endpoint.name, [("InService", v2)], configurations={v1, v2})
+    v1 = sagemaker().describe_endpoint(EndpointName="text-embedder-dev")["EndpointConfigName"]
+    attach(layout, "dev", publish_version(project, tmp_path, 1700), actor="ci", reason="v2")
+    v2 = deploy(project, "dev")
+    assert wait_for("text-embedder-dev", "InService")["EndpointConfigName"] == v2
 
-    result, switched = rollback(layout, "dev", actor="oncall", emergency=True, sagemaker=fake)
+    result, switched = rollback(layout, "dev", actor="oncall", emergency=True)
 
     assert switched == v1
-    assert fake.updates == [
-        {"EndpointName": env.endpoint.name, "EndpointConfigName": v1, "RetainDeploymentConfig": True}
-    ]
+    assert sagemaker().describe_endpoint(EndpointName="text-embedder-dev")["EndpointStatus"] == "Updating"
     assert result.release.artifact.sha256 == first
     assert read_history(history_file(layout, "dev"))[-1].action == "emergency-rollback"
-    assert watch(layout, "dev", sagemaker=fake, poll_s=0, progress=quiet, sleep=lambda _s: None).ok
+    assert watch(layout, "dev", poll_s=0.05, timeout_s=30, progress=quiet).ok  # live on v1 again
+    described = sagemaker().describe_endpoint(EndpointName="text-embedder-dev")
+    assert described["EndpointConfigName"] == v1
+    # RetainDeploymentConfig: the switch back went through the same canary as the deploy
+    assert described["LastDeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == "CANARY"
 
 
-def test_emergency_rollback_refuses_a_configuration_that_no_longer_exists(project: Path, tmp_path: Path) -> None:
+def test_emergency_rollback_refuses_a_configuration_that_no_longer_exists(
+    dev_live: tuple[Path, str, list[str]], tmp_path: Path
+) -> None:
+    project, _, _ = dev_live
     layout = ProjectLayout(project)
-    env = load_environment(layout, "dev")
-    attach(layout, "dev", publish_version(project, tmp_path, 1500), actor="ci", reason="v1")
+    v1 = sagemaker().describe_endpoint(EndpointName="text-embedder-dev")["EndpointConfigName"]
     attach(layout, "dev", publish_version(project, tmp_path, 1700), actor="ci", reason="v2")
+    v2 = deploy(project, "dev")
+    wait_for("text-embedder-dev", "InService")
+    sagemaker().delete_endpoint_config(EndpointConfigName=v1)  # as a deploy of v2 deletes it
     before = layout.release_file("dev").read_bytes()
-    fake = FakeSageMaker(env.endpoint.name, [("InService", "x")], configurations=set())
 
     with pytest.raises(UserError, match="Could not find endpoint configuration"):
-        rollback(layout, "dev", actor="oncall", emergency=True, sagemaker=fake)
-    assert fake.updates == [] and layout.release_file("dev").read_bytes() == before
+        rollback(layout, "dev", actor="oncall", emergency=True)
+    assert layout.release_file("dev").read_bytes() == before
+    assert sagemaker().describe_endpoint(EndpointName="text-embedder-dev")["EndpointConfigName"] == v2
 
 
 def test_rollback_without_history_says_so(project: Path) -> None:

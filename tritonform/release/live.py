@@ -35,6 +35,10 @@ from tritonform.release.history import (
 )
 
 Outcome = Literal["in-service", "rolled-back", "failed", "timed-out", "missing"]
+# DescribeEndpoint's EndpointStatus values (SageMaker API Reference) that no wait ends: Failed (only
+# DeleteEndpoint is possible) and UpdateRollbackFailed (both the update and its rollback failed; the endpoint
+# serves a mix of the old and the new configuration).
+FAILED = ("Failed", "UpdateRollbackFailed")
 
 
 @dataclass(frozen=True)
@@ -112,8 +116,9 @@ def watch(
                 f"environments/history/{env_name}.jsonl. Terraform does not notice this: attach the previous "
                 f"release (tritonform release rollback --env {env_name}) before the next deploy",
             )
-        if state.status == "Failed":
-            return WatchResult("failed", expected, state, f"the endpoint failed: {state.failure_reason or 'no reason'}")
+        if state.status in FAILED:
+            reason = state.failure_reason or "no reason"
+            return WatchResult("failed", expected, state, f"the endpoint is {state.status}: {reason}")
         if clock() >= deadline:
             return WatchResult("timed-out", expected, state, f"still {state.status} after {timeout_s:.0f} s")
         sleep(poll_s)
