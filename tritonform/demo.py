@@ -240,6 +240,8 @@ class _Demo:
         before = attached.previous.version_id if attached.previous else "none"
         self.say(f"    {env}: {before} -> {attached.release.version_id} (version {version.label}), recorded in "
                  f"environments/history/{env}.jsonl")  # fmt: skip
+        if attached.previous and attached.previous.artifact.sha256 == attached.release.artifact.sha256:
+            self.say(f"    ({env}'s shipped release file pins these same bytes; this attach records them again)")
 
     def deploy(self, env: str) -> tuple[bool, str, Path]:
         """Synthesize and `terraform apply`; (whether it succeeded, its output, the stack's directory)."""
