@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from tritonform.cli.common import EXIT_OK
 from tritonform.cli.paths import input_directory, input_file, output_file, write_output_file
 from tritonform.config import ProjectLayout, load_deployment
+from tritonform.config.names import serving_stack_name
 from tritonform.errors import UserError
 from tritonform.review.assess import review_environment
 from tritonform.review.findings import load_findings
@@ -41,7 +42,7 @@ def review_plans(root: Path, args: argparse.Namespace) -> int:
     findings = load_findings(args.findings) if args.findings else {}
     reviews = []
     for env, file in plans.items():
-        plan = load_plan(f"tritonform-{env}", file)
+        plan = load_plan(serving_stack_name(env), file)
         base = current_release(base_layout, env) if base_layout else BASE_NOT_GIVEN
         reviews.append(review_environment(load_deployment(layout, env), plan, base, findings.get(env)))
     text = markdown(reviews) if args.format == "markdown" else plain(reviews)

@@ -152,7 +152,7 @@ def scan_stacks(root: Path, args: argparse.Namespace) -> int:
         for plan in sorted(args.plans.glob("*.json")) if args.plans else []:
             stack = known.get(plan.stem)
             if stack is None:
-                raise UserError.single(f"plan of an unknown stack {plan.stem!r}; stacks: "
+                raise UserError.single(f"plan of an unknown stack {serving_stack_name(plan.stem)!r}; stacks: "
                                        f"{', '.join(sorted(set(known.values())))}", file=plan)  # fmt: skip
             plans[stack] = plan
         if args.plans and not plans:
