@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from tritonform import __version__
+from tritonform.documents import read_json
 from tritonform.errors import Problem, UserError
 from tritonform.triton.files import shippable_entries
 from tritonform.triton.validate import validate_repository
@@ -33,6 +34,9 @@ ARTIFACT = "model.tar.gz"
 MANIFEST = "manifest.json"
 Compression = Literal["fast", "best"]
 LEVELS: dict[str, int] = {"fast": 1, "best": 9}  # weights barely compress: "fast" is the default
+
+# A manifest lists one line per packaged file: even a repository of 100,000 files stays far below this.
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -67,11 +71,13 @@ class Manifest:
 
     @classmethod
     def read(cls, path: Path) -> Manifest:
+        data = read_json(path, limit=MAX_MANIFEST_BYTES, what="a tritonform manifest")
+        if not isinstance(data, dict):
+            raise UserError.single("not a tritonform manifest: not a JSON object", file=path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
             data["files"] = [PackedFile(**f) for f in data["files"]]
             return cls(**data)
-        except (OSError, ValueError, TypeError, KeyError) as err:
+        except (ValueError, TypeError, KeyError) as err:
             raise UserError.single(f"not a tritonform manifest: {err}", file=path) from None
 
 

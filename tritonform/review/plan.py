@@ -15,10 +15,10 @@ from tritonform.documents import read_json
 from tritonform.errors import UserError
 from tritonform.review.values import AttributeChange, JsonValue, Sides
 
-MAX_PLAN_BYTES = 256 * 1024 * 1024
-"""One stack's plan here is about 100 KB, and plans of stacks with thousands of resources reach tens of MB:
-256 MiB leaves a wide margin for those, while parsing it (Python needs several times the text in memory)
-still fits a CI runner; a larger file is refused instead of exhausting the machine."""
+MAX_PLAN_BYTES = 32 * 1024 * 1024
+"""One tritonform stack's plan is about 100 KB (a few dozen resources): 32 MiB is over 300 times that, and
+parsing it (Python needs several times the text in memory) stays within a few hundred MB on a CI runner; a
+larger file is refused instead of exhausting the machine a pull request's review runs on."""
 ACTIONS = {("no-op",), ("create",), ("read",), ("update",), ("delete",), ("delete", "create"), ("create", "delete"),
            ("forget",), ("create", "forget")}  # fmt: skip
 """The action lists `terraform show -json` writes (forget: Terraform 1.7 and later, removed blocks)."""
