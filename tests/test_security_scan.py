@@ -85,7 +85,7 @@ def test_example_passes_the_gate_over_stacks_and_plans(plans: Path, run_cli: Cal
     assert summary.endswith(", 0 failed")
     # every accepted finding names its reason; the recorded dev exception accepts the VPC check
     assert "CKV2_TRITONFORM_3 triton/model in tritonform-dev (plan), tritonform-dev (synth)" in result.out
-    assert "because: security exception SEC-1001 (vpc, approved by ml-platform-security)" in result.out
+    assert "because: security exception for vpc: SEC-1001, approved by ml-platform-security" in result.out
     assert "CKV_AWS_98 triton/configuration in" in result.out and "(plan)" in result.out
     assert "FAILED" not in result.out and "UNUSED" not in result.out
 

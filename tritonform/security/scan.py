@@ -25,6 +25,7 @@ import yaml
 
 from tritonform.config import Deployment
 from tritonform.config.environment import HardeningControlName
+from tritonform.config.hardening import hardening_state
 from tritonform.config.names import access_stack_name, serving_stack_name
 from tritonform.config.security_baseline import Baseline, BaselineEntry
 from tritonform.documents import parse_model
@@ -227,9 +228,10 @@ def scan(
     for deployment in deployments:
         env = deployment.environment
         recorded = {
-            check: f"security exception {e.ticket} ({e.control}, approved by {e.approved_by}): {e.reason}"
-            for e in env.security_exceptions
-            for check in CHECKS_A_CONTROL_GUARDS[e.control]
+            check: f"security exception for {off.name}: {off.exception_record()}"
+            for off in hardening_state(env)
+            if off.exception is not None
+            for check in CHECKS_A_CONTROL_GUARDS[off.exception.control]
         }
         for stack in (serving_stack_name(env.name), access_stack_name(env.name)):
             tier_of[stack] = env.tier
