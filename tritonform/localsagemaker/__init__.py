@@ -23,18 +23,14 @@ fleets (local Triton fleets), runtime (InvokeEndpoint), metrics (metrics and ala
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tritonform.standin import MotoServer
+from tritonform.standin import MotoServer, free_port, stop_process_group, wait_until_listening
 
 START_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 60  # it stops its Triton fleets first, each within 15 s
@@ -60,12 +56,6 @@ class LocalSageMakerServer:
             return ""
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def local_sagemaker(
     moto: MotoServer,
@@ -77,7 +67,7 @@ def local_sagemaker(
     run_models: bool = False,
 ) -> Iterator[LocalSageMakerServer]:
     """Start `python -m tritonform.localsagemaker` in front of `moto`; stop it by its process group on exit."""
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable, "-m", "tritonform.localsagemaker", "--moto", moto.url, "--port", str(port),
         "--time-scale", str(time_scale), "--provisioning-seconds", str(provisioning_s),
@@ -90,23 +80,10 @@ def local_sagemaker(
     )  # fmt: skip
     server = LocalSageMakerServer(f"http://127.0.0.1:{port}", process.pid, time_scale, log_path)
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the local SageMaker did not start:\n{server.log_tail()}") from None
-                time.sleep(0.1)
+        if not wait_until_listening(process, port, START_TIMEOUT_S):
+            raise RuntimeError(f"the local SageMaker did not start:\n{server.log_tail()}")
         yield server
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        stop_process_group(process, timeout_s=STOP_TIMEOUT_S)
         if log is not None:
             log.close()
