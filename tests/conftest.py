@@ -9,16 +9,23 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
-import pytest
-import yaml
+# cdktf.Testing.app() makes a directory in Node's os.tmpdir() and never removes it: the jsii kernel (started
+# by the first import of cdktf, below) and every process a test starts get a temporary directory of their
+# own, removed when the session ends (pytest_unconfigure).
+_SESSION_TMP = Path(tempfile.mkdtemp(prefix="tritonform-tests-"))
+os.environ["TMPDIR"] = str(_SESSION_TMP)
 
-from tritonform import cli
-from tritonform.standin import MotoServer, aws_pointed_at, moto_server
+import boto3  # noqa: E402
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+
+from tritonform import cli  # noqa: E402
+from tritonform.standin import MotoServer, aws_pointed_at, moto_server  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_DIRS = ("environments", "rollout_policies", "model_repository")
@@ -29,6 +36,10 @@ pytest_plugins = ["pytester"]  # tests/test_tiers.py runs the tier check on thro
 
 TIERS = ("config", "constructs", "synth", "e2e")
 """pytest markers, one per test module (`pytestmark`), registered in pyproject.toml: `-m config` selects one."""
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_SESSION_TMP, ignore_errors=True)
 
 
 # --- tiers ------------------------------------------------------------------------------------------------
