@@ -32,9 +32,11 @@ OTHER_TOKEN = "${TfToken[TOKEN.8]}"
 KEY = "arn:aws:kms:us-west-2:333333333333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 OTHER_KEY = "arn:aws:kms:us-west-2:333333333333:key/0987dcba-09fe-87dc-65ba-ab0987654321"
 
+# The configuration names changed on purpose: SAGEMAKER_TRITON_LOG_VERBOSE joined every container environment
+# (endpoint.triton_log_verbose).
 GOLDEN: dict[str, dict[str, Any]] = {
     "dev": {
-        "configuration": "text-embedder-dev-969c14487609-73b5beb2",
+        "configuration": "text-embedder-dev-969c14487609-a69bb398",
         "serving_stack": "tritonform-dev",
         "access_stack": "tritonform-dev-access",
         "state_keys": ("tritonform/dev.tfstate", "tritonform/dev-access.tfstate"),
@@ -48,7 +50,7 @@ GOLDEN: dict[str, dict[str, Any]] = {
         "github_subject": "repo:acme/ml-serving:environment:dev",
     },
     "staging": {
-        "configuration": "text-embedder-staging-969c14487609-f555cd45",
+        "configuration": "text-embedder-staging-969c14487609-96cd02b6",
         "serving_stack": "tritonform-staging",
         "access_stack": "tritonform-staging-access",
         "state_keys": ("tritonform/staging.tfstate", "tritonform/staging-access.tfstate"),
@@ -66,7 +68,7 @@ GOLDEN: dict[str, dict[str, Any]] = {
         "github_subject": "repo:acme/ml-serving:environment:staging",
     },
     "prod": {
-        "configuration": "text-embedder-prod-969c14487609-a88646b2",
+        "configuration": "text-embedder-prod-969c14487609-c4d4f719",
         "serving_stack": "tritonform-prod",
         "access_stack": "tritonform-prod-access",
         "state_keys": ("serving/tritonform/prod.tfstate", "serving/tritonform/prod-access.tfstate"),
@@ -193,6 +195,7 @@ BASE_INPUTS = ConfigurationInputs(
     subnet_ids=("subnet-0123456789abcdef0",),
     security_group_ids=("sg-0123456789abcdef0",),
     data_capture=DataCaptureInputs("s3://b/capture/e", 10, ("Input", "Output"), KEY),
+    triton_log_verbose=0,
 )
 # For every input, another value: each must give another digest.
 OTHER_VALUES: dict[str, Any] = {
@@ -211,6 +214,7 @@ OTHER_VALUES: dict[str, Any] = {
     "subnet_ids": ("subnet-0fedcba9876543210",),
     "security_group_ids": ("sg-0fedcba9876543210",),
     "data_capture": DataCaptureInputs("s3://b/capture/e", 20, ("Input", "Output"), KEY),
+    "triton_log_verbose": 1,
 }
 
 
@@ -297,6 +301,7 @@ ARGUMENTS_FROM_PROPS = {
         "primary_container.model_data_url": "artifact_s3_uri",
         "primary_container.environment.SAGEMAKER_TRITON_DEFAULT_MODEL_NAME": "model_name",
         "primary_container.environment.SAGEMAKER_TRITON_PING_MODE": "model_name",
+        "primary_container.environment.SAGEMAKER_TRITON_LOG_VERBOSE": "triton_log_verbose",
         "vpc_config.subnets.0": "subnet_ids",
         "vpc_config.security_group_ids.0": "security_group_ids",
         "tags.Team": "tags",

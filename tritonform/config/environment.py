@@ -75,6 +75,10 @@ class EndpointSettings(FrozenModel):
     container_startup_health_check_timeout_s: Annotated[int, Field(ge=60, le=3600)] = 600
     """How long Triton may take to load every model and pass /ping (60-3600 s). Default 600."""
 
+    triton_log_verbose: Annotated[int, Field(ge=0, le=3)] = 0
+    """Triton's verbose log level (SAGEMAKER_TRITON_LOG_VERBOSE, 0-3; 0 is off). Default 0: the SageMaker Triton
+    container logs verbosely unless told otherwise, every request included."""
+
     @field_validator("instance_type")
     @classmethod
     def _is_gpu(cls, value: str) -> str:

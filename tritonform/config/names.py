@@ -184,6 +184,7 @@ class ConfigurationInputs:
     subnet_ids: tuple[str, ...]
     security_group_ids: tuple[str, ...]
     data_capture: DataCaptureInputs | None
+    triton_log_verbose: int
 
     @property
     def container_environment(self) -> dict[str, str]:
@@ -192,6 +193,10 @@ class ConfigurationInputs:
             # /ping reports ready only once Triton has loaded the models, so a traffic shift never reaches
             # an instance that is still loading (or failed to load) them.
             "SAGEMAKER_TRITON_PING_MODE": "ready",
+            # The container's serve script (triton-inference-server/server, docker/sagemaker/serve) passes
+            # --log-verbose=true unless SAGEMAKER_TRITON_LOG_VERBOSE is set. A number is what every Triton
+            # release's --log-verbose parses (older ones take no true/false).
+            "SAGEMAKER_TRITON_LOG_VERBOSE": str(self.triton_log_verbose),
         }
 
 
@@ -224,6 +229,7 @@ def configuration_inputs(
         )
         if capture
         else None,
+        triton_log_verbose=env.endpoint.triton_log_verbose,
     )
 
 

@@ -84,6 +84,9 @@ class TritonEndpointProps(Props):
     container_startup_health_check_timeout_s: Annotated[int, Field(ge=60, le=3600)] = 600
     """Default 600."""
 
+    triton_log_verbose: Annotated[int, Field(ge=0, le=3)] = 0
+    """SAGEMAKER_TRITON_LOG_VERBOSE (Triton's --log-verbose level). Default 0: off."""
+
     network_isolation: bool = True
     """No outbound network from the container. Default true."""
 
@@ -129,6 +132,7 @@ class TritonEndpointProps(Props):
             )
             if capture
             else None,
+            triton_log_verbose=self.triton_log_verbose,
         )
 
     def container_environment(self) -> dict[str, str]:
@@ -177,6 +181,7 @@ def endpoint_props_for(
         volume_kms_key_arn=inputs.volume_kms_key_arn,
         model_data_download_timeout_s=inputs.model_data_download_timeout_s,
         container_startup_health_check_timeout_s=inputs.container_startup_health_check_timeout_s,
+        triton_log_verbose=inputs.triton_log_verbose,
         network_isolation=inputs.network_isolation,
         subnet_ids=list(inputs.subnet_ids),
         security_group_ids=list(inputs.security_group_ids),
