@@ -36,6 +36,8 @@ def add_release(commands: Commands) -> None:
                          "a modified working tree of the commit")  # fmt: skip
     package.add_argument("--default-model", help="the model SageMaker serves by default (must exist)")
     package.add_argument("--compression", choices=["fast", "best"], default="fast", help="gzip effort (default fast)")
+    package.add_argument("--triton-version", default=None, help="the SageMaker Triton image "
+                         "(YY.MM) the repository is validated for, recorded in its contract")  # fmt: skip
     package.set_defaults(handler=package_repository)
 
     publish = release_commands.add_parser("publish", help="upload a package to an environment's artifact bucket")
@@ -51,6 +53,8 @@ def add_release(commands: Commands) -> None:
     attach.add_argument("--actor", default=None, help="who (default: TRITONFORM_ACTOR, then the user name)")
     attach.add_argument("--model", default=None, help="model name (default: the environment's current one)")
     attach.add_argument("--triton-version", default=None, help="Triton image version (default: the current one)")
+    attach.add_argument("--accept-breaking", metavar="REASON", default=None, help="let a breaking change of the "
+                        "inference contract through, for this reason (recorded in the history)")  # fmt: skip
     attach.set_defaults(handler=attach_version)
 
     watch = release_commands.add_parser("watch", help="follow the endpoint update to InService, rollback or failure")
@@ -63,6 +67,8 @@ def add_release(commands: Commands) -> None:
     promote.add_argument("--to", dest="target", required=True, help="environment to attach it to")
     promote.add_argument("--soak-minutes", type=int, default=30, help="alarms OK for at least this long (30)")
     promote.add_argument("--actor", default=None, help="who (default: TRITONFORM_ACTOR, then the user name)")
+    promote.add_argument("--accept-breaking", metavar="REASON", default=None, help="let a breaking change of the "
+                         "inference contract through, for this reason (recorded in the history)")  # fmt: skip
     promote.set_defaults(handler=promote_version)
     rollback = release_commands.add_parser("rollback", help="re-attach the previous release")
     rollback.add_argument("--env", required=True, help="environment")
@@ -87,12 +93,14 @@ def package_repository(root: Path, args: argparse.Namespace) -> int:
         source_changes=None if state.commit is None else state.changes,
         allow_modified=args.allow_modified,
         compression=args.compression,
+        triton_version=args.triton_version,
     )
     print(f"packaged {len(manifest.files)} file(s) into {args.out / packaging.ARTIFACT}")
     print(f"  version  {manifest.version_id}")
     print(f"  sha256   {manifest.sha256}")
     print(f"  size     {manifest.size_bytes} bytes")
     print(f"  commit   {state.describe()}")
+    print(f"  contract {manifest.contract_sha256} (manifest.json: inputs, outputs, batching, ensemble wiring)")
     for path in state.changes:
         print(f"  differs  {path}")
     return EXIT_OK
@@ -125,12 +133,14 @@ def attach_version(root: Path, args: argparse.Namespace) -> int:
 
     result = attach(
         ProjectLayout(root), args.env, args.version, actor=_actor(args.actor), reason=args.reason,
-        model_name=args.model, triton_version=args.triton_version,
+        model_name=args.model, triton_version=args.triton_version, accept_breaking=args.accept_breaking,
     )  # fmt: skip
     before = result.previous.version_id if result.previous else "nothing"
     print(f"{args.env}: {before} -> {result.release.version_id} ({result.release.model_name})")
     print(f"  wrote    environments/releases/{args.env}.yaml and a record in environments/history/{args.env}.jsonl")
     print(f"  image    {result.release.triton_image.uri}")
+    if result.contract is not None:
+        print(f"  contract {result.contract.note}")
     print("  next     open a pull request with these two files; the plan review shows the rollout")
     return EXIT_OK
 
@@ -151,8 +161,9 @@ def promote_version(root: Path, args: argparse.Namespace) -> int:
     if not 0 <= args.soak_minutes <= 10080:
         raise UserError.single("--soak-minutes must be 0-10080")
     gates, result = promote(
-        ProjectLayout(root), args.source, args.target, actor=_actor(args.actor), soak_minutes=args.soak_minutes
-    )
+        ProjectLayout(root), args.source, args.target, actor=_actor(args.actor), soak_minutes=args.soak_minutes,
+        accept_breaking=args.accept_breaking,
+    )  # fmt: skip
     for gate in gates:
         print(f"  gate {gate.name:<8} {'pass' if gate.passed else 'FAIL'}: {gate.detail}")
     if result is None:

@@ -12,6 +12,7 @@ from tritonform.config import ProjectLayout, load_deployment
 from tritonform.config.names import serving_stack_name
 from tritonform.errors import UserError
 from tritonform.review.assess import review_environment
+from tritonform.review.contract import contract_review
 from tritonform.review.findings import load_findings
 from tritonform.review.model import BASE_NOT_GIVEN
 from tritonform.review.plan import load_plan
@@ -44,7 +45,10 @@ def review_plans(root: Path, args: argparse.Namespace) -> int:
     for env, file in plans.items():
         plan = load_plan(serving_stack_name(env), file)
         base = current_release(base_layout, env) if base_layout else BASE_NOT_GIVEN
-        reviews.append(review_environment(load_deployment(layout, env), plan, base, findings.get(env)))
+        deployment = load_deployment(layout, env)
+        contract = contract_review(layout.root, deployment.release, base_layout.root if base_layout else None,
+                                   base if base is not BASE_NOT_GIVEN else None)  # fmt: skip
+        reviews.append(review_environment(deployment, plan, base, findings.get(env), contract))
     text = markdown(reviews) if args.format == "markdown" else plain(reviews)
     if args.out:
         write_output_file(args.out, text)

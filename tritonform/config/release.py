@@ -67,6 +67,11 @@ class Artifact(FrozenModel):
     """Where the artifact was packaged from (its manifest, carried by the S3 object's metadata); absent when
     the published object does not say (published before tritonform recorded it)."""
 
+    contract_sha256: Sha256 | None = None
+    """sha256 of the version's inference contract (its inputs, outputs, batching and ensemble wiring; the
+    canonical JSON `release package` records in manifest.json and `release publish` puts beside the object);
+    absent when the published object records none (published before tritonform recorded it)."""
+
     @field_validator("s3_uri")
     @classmethod
     def _is_s3_uri(cls, value: str) -> str:

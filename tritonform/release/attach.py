@@ -28,6 +28,13 @@ from tritonform.config.release import ArtifactSource, Attachment, ReleaseConfig,
 from tritonform.documents import describe, parse_model
 from tritonform.errors import Problem, UserError
 from tritonform.release import aws
+from tritonform.release.contracts import (
+    ContractCheck,
+    check_contract_change,
+    fetch_contract,
+    recorded_contract_digest,
+    release_contract,
+)
 from tritonform.release.git import source_commit
 from tritonform.release.history import (
     ReleaseAction,
@@ -39,6 +46,8 @@ from tritonform.release.history import (
     read_entries,
 )
 from tritonform.release.publish import verify_object
+from tritonform.triton.contract import BreakingAcknowledged
+from tritonform.triton.contract_diff import diff_contracts
 
 _VERSION = re.compile(r"^[0-9a-f]{12}([0-9a-f]{52})?$")
 
@@ -144,6 +153,8 @@ def render_release(release: ReleaseConfig, env_name: str) -> str:
     document = release.model_dump(mode="json")
     if document["artifact"]["source"] is None:  # absent, as in files written before it was recorded
         del document["artifact"]["source"]
+    if document["artifact"]["contract_sha256"] is None:  # the same for the contract's digest
+        del document["artifact"]["contract_sha256"]
     document["attached"]["at"] = release.attached.at.strftime("%Y-%m-%dT%H:%M:%SZ")
     return (
         "# yaml-language-server: $schema=../../schemas/release.schema.json\n"
@@ -199,6 +210,8 @@ class AttachResult:
     environment: str
     previous: ReleaseConfig | None
     release: ReleaseConfig
+    contract: ContractCheck | None = None
+    """The inference contract compared with the previous release's; None for a first release."""
 
 
 def attach(
@@ -211,12 +224,16 @@ def attach(
     model_name: str | None = None,
     triton_version: str | None = None,
     action: ReleaseAction = "attach",
+    accept_breaking: str | None = None,
 ) -> AttachResult:
+    """A breaking change of the inference contract is refused unless `accept_breaking` gives the reason it is
+    let through (recorded in the history); a rollback goes back to a version that served and is not refused."""
     if not _VERSION.match(version):
         raise UserError.single(f"{version!r} is not a version: 12 hex digits (version id) or a full sha256")
     with environment_lock(layout, env_name):  # held from reading the current release to writing the new one
         return _attach_locked(layout, env_name, version, actor=actor, reason=reason, model_name=model_name,
-                              triton_version=triton_version, action=action)  # fmt: skip
+                              triton_version=triton_version, action=action,
+                              accept_breaking=accept_breaking)  # fmt: skip
 
 
 def _attach_locked(
@@ -229,6 +246,7 @@ def _attach_locked(
     model_name: str | None,
     triton_version: str | None,
     action: ReleaseAction,
+    accept_breaking: str | None = None,
 ) -> AttachResult:
     environment: EnvironmentConfig = load_environment(layout, env_name)
     previous = current_release(layout, env_name)
@@ -244,6 +262,9 @@ def _attach_locked(
     head = aws.call(
         f"verify s3://{bucket}/{key}", lambda: verify_object(s3, bucket, key, sha256=sha256, size=size, artifact=None)
     )
+    contract = _compare_contracts(s3, previous, metadata=head.get("Metadata", {}), bucket=bucket, model=model,
+                                  sha256=sha256, env_name=env_name, action=action,
+                                  accept_breaking=accept_breaking)  # fmt: skip
     image = resolve_image(environment.region, image_version, environment.endpoint.instance_type)
     attached = attachment(actor, reason, source_commit(layout.root))
     release = ReleaseConfig.model_validate(
@@ -255,6 +276,7 @@ def _attach_locked(
                 "sha256": sha256,
                 "size_bytes": size,
                 "source": recorded_source(head.get("Metadata", {})),
+                "contract_sha256": recorded_contract_digest(head.get("Metadata", {})),
             },
             "triton_image": {"version": image_version, "uri": image},
             "attached": attached,
@@ -270,7 +292,35 @@ def _attach_locked(
         reason=reason,
         from_=ReleaseSnapshot.of(previous) if previous else None,
         to=ReleaseSnapshot.of(release),
+        breaking_accepted=_acknowledged(contract),
     )
     write_atomically(layout.release_file(env_name), text)
     append_history(history_file(layout, env_name), record)
-    return AttachResult(env_name, previous, release)
+    return AttachResult(env_name, previous, release, contract)
+
+
+def _compare_contracts(
+    s3: Any, previous: ReleaseConfig | None, *, metadata: dict[str, str], bucket: str, model: str, sha256: str,
+    env_name: str, action: ReleaseAction, accept_breaking: str | None,
+) -> ContractCheck | None:  # fmt: skip
+    """The new version's contract (from its object) against the current release's (from its own object)."""
+    digest = recorded_contract_digest(metadata)
+    new = aws.call("read the contract", lambda: fetch_contract(s3, bucket, model, sha256, digest)) if digest else None
+    if previous is None:
+        if accept_breaking is not None:
+            raise UserError.single(f"--accept-breaking was given, but {env_name!r} has no release to compare with")
+        return None
+    old = aws.call("read the current release's contract", lambda: release_contract(s3, previous))
+    if action in {"rollback", "emergency-rollback"}:  # back to what served before: reported, never refused
+        diff = diff_contracts(old, new) if old is not None and new is not None else None
+        return ContractCheck(diff, diff.summary() if diff else "contract not compared: a side records none")
+    return check_contract_change(old, new, accept_breaking=accept_breaking, environment=env_name)
+
+
+def _acknowledged(check: ContractCheck | None) -> BreakingAcknowledged | None:
+    if check is None or check.accepted_breaking is None or check.diff is None:
+        return None
+    return BreakingAcknowledged(
+        reason=check.accepted_breaking, from_contract=check.diff.old_sha256, to_contract=check.diff.new_sha256,
+        changes=[change.line() for change in check.diff.breaking],
+    )  # fmt: skip

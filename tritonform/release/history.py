@@ -44,6 +44,7 @@ from tritonform.config.release import (
 )
 from tritonform.documents import FieldError, FrozenModel, parse_json, validate_data
 from tritonform.errors import Problem, UserError
+from tritonform.triton.contract import BreakingAcknowledged
 
 ReleaseAction = Literal["attach", "promote", "rollback", "emergency-rollback"]
 """What a release command did when it wrote a new release file."""
@@ -177,6 +178,9 @@ class ReleaseChange(_Record):
     """The release before; null when the environment had none."""
 
     to: ReleaseSnapshot
+
+    breaking_accepted: Annotated[BreakingAcknowledged | None, Field(exclude_if=lambda value: value is None)] = None
+    """A breaking change of the inference contract let through with --accept-breaking; absent otherwise."""
 
 
 class RollbackDetected(_Record):

@@ -13,6 +13,7 @@ import concurrent.futures
 import hashlib
 import json
 import os
+import re
 import stat
 import tarfile
 import tempfile
@@ -25,6 +26,8 @@ from typing import BinaryIO, Literal
 from tritonform import __version__
 from tritonform.documents import read_json
 from tritonform.errors import Problem, UserError
+from tritonform.triton.contract import Contract, parse_contract
+from tritonform.triton.contract_extract import contract_of
 from tritonform.triton.files import shippable_entries
 from tritonform.triton.validate import validate_repository
 from tritonform.version_ids import version_id_for
@@ -65,6 +68,11 @@ class Manifest:
     compression: str = "fast"
     format: str = "tar (pax) + gzip; entries sorted, owner 0:0, mtime 0, modes 0644/0755"
     extra: dict[str, str] = field(default_factory=dict)
+    contract: dict[str, object] | None = None
+    """The inference contract (tritonform/triton/contract.py) as JSON; None in manifests written before it was
+    recorded."""
+    contract_sha256: str | None = None
+    """sha256 of the contract's canonical JSON: what the release file carries."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
@@ -79,6 +87,20 @@ class Manifest:
             return cls(**data)
         except (ValueError, TypeError, KeyError) as err:
             raise UserError.single(f"not a tritonform manifest: {err}", file=path) from None
+
+    def read_contract(self, path: Path) -> Contract | None:
+        """The recorded contract, checked against its digest; None for a manifest from before it was recorded."""
+        if self.contract is None:
+            return None
+        contract = parse_contract(self.contract, path)
+        if contract.sha256 != self.contract_sha256:
+            raise UserError.single(
+                f"the contract does not match its recorded sha256 {self.contract_sha256}: the manifest was edited; "
+                "repackage",
+                file=path,
+                field="contract",
+            )
+        return contract
 
 
 class ParallelGzipWriter:
@@ -245,13 +267,18 @@ def package(
     source_changes: Sequence[str] | None = None,
     allow_modified: bool = False,
     compression: Compression = "fast",
+    triton_version: str | None = None,
 ) -> Manifest:
     """Validate, then write out_dir/model.tar.gz and out_dir/manifest.json (both or neither).
 
     `source_changes` are the paths whose bytes are not source_commit's (None: not known). A repository with
     changes is refused unless `allow_modified`: its manifest would otherwise name a commit that does not
-    produce its bytes. With it, the manifest says the tree was modified and lists what differs."""
+    produce its bytes. With it, the manifest says the tree was modified and lists what differs. The manifest
+    records the repository's inference contract, for `triton_version` (the image it is validated for)."""
     refuse_output_inside(repository, out_dir)
+    if triton_version is not None and not re.fullmatch(r"[0-9]{2}\.[0-9]{2}", triton_version):
+        raise UserError.single(f"{triton_version!r} is not a Triton image version: YY.MM, e.g. 24.09",
+                               field="--triton-version")  # fmt: skip
     if source_changes and not allow_modified:
         shown = ", ".join(source_changes[:10]) + (
             f" and {len(source_changes) - 10} more" if len(source_changes) > 10 else ""
@@ -271,6 +298,7 @@ def package(
             [*report.problems, Problem(repository, None, "not packaged: the repository would not load in Triton")],
             exit_code=1,
         )
+    contract = contract_of(report, default_model, triton_version)
     out_dir.mkdir(parents=True, exist_ok=True)
     artifact_tmp = tempfile.NamedTemporaryFile(dir=out_dir, prefix=".model.", suffix=".tmp", delete=False)  # noqa: SIM115
     manifest_tmp = out_dir / f".manifest.{os.getpid()}.tmp"
@@ -296,6 +324,8 @@ def package(
             source_modified=None if source_commit is None or source_changes is None else bool(source_changes),
             source_changes=list(source_changes or ()),
             compression=compression,
+            contract=contract.model_dump(mode="json"),
+            contract_sha256=contract.sha256,
         )
         manifest_tmp.write_text(manifest.to_json(), encoding="utf-8")
         Path(artifact_tmp.name).replace(out_dir / ARTIFACT)

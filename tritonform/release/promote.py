@@ -26,6 +26,7 @@ from tritonform.config.release import ReleaseConfig
 from tritonform.errors import UserError
 from tritonform.release import aws
 from tritonform.release.attach import AttachResult, attach, attachment, current_release
+from tritonform.release.contracts import copy_contract
 from tritonform.release.git import source_commit
 from tritonform.release.history import (
     Entry,
@@ -178,6 +179,7 @@ def promote(
     actor: str,
     soak_minutes: int = 30,
     clients: Clients | None = None,
+    accept_breaking: str | None = None,
 ) -> tuple[list[Gate], AttachResult | None]:
     if source == target:
         raise UserError.single("--from and --to name the same environment")
@@ -201,6 +203,7 @@ def promote(
                     CopySource={"Bucket": release.artifact.bucket, "Key": key, **proved}, MetadataDirective="COPY",
                 ),
             )  # fmt: skip
+        copy_contract(source_s3, target_s3, release, target_env.artifacts.bucket)
     result = attach(
         layout,
         target,
@@ -210,6 +213,7 @@ def promote(
         model_name=release.model_name,
         triton_version=release.triton_image.version,
         action="promote",
+        accept_breaking=accept_breaking,
     )
     return gates, result
 

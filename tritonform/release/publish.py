@@ -23,6 +23,7 @@ from tritonform.config.names import model_package_group
 from tritonform.config.release import artifact_key
 from tritonform.errors import UserError
 from tritonform.release import aws
+from tritonform.release.contracts import put_contract
 from tritonform.release.package import ARTIFACT, MANIFEST, Manifest
 
 PART_BYTES = 64 << 20
@@ -158,6 +159,7 @@ def publish(
 ) -> Published:  # fmt: skip
     manifest, artifact = load_package(package_dir)
     assert manifest.default_model is not None
+    contract = manifest.read_contract(package_dir / MANIFEST)
     key = artifact_key(manifest.default_model, manifest.sha256)
     s3 = aws.client("s3", region)
     existing = aws.call(f"look up s3://{bucket}/{key}", lambda: _existing(s3, bucket, key))
@@ -168,6 +170,8 @@ def publish(
             metadata["source-commit"] = manifest.source_commit
         if manifest.source_modified is not None:  # what `release attach` records as artifact.source
             metadata["source-modified"] = "true" if manifest.source_modified else "false"
+        if contract is not None:  # what `release attach` records as artifact.contract_sha256
+            metadata["contract-sha256"] = contract.sha256
         _abort_unfinished(s3, bucket, key)  # parts left by a killed earlier run
         try:
             aws.call(
@@ -186,6 +190,9 @@ def publish(
         "verify the upload",
         lambda: verify_object(s3, bucket, key, sha256=manifest.sha256, size=manifest.size_bytes, artifact=artifact),
     )
+    if contract is not None:
+        aws.call("publish the contract", lambda: put_contract(s3, bucket, manifest.default_model or "", manifest.sha256,
+                                                              contract))  # fmt: skip
     package_arn = None
     if register:
         if image_uri is None:

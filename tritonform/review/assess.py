@@ -22,6 +22,7 @@ from tritonform.review.model import (
     AlarmChange,
     BaseNotGiven,
     ChangedResource,
+    ContractReview,
     EnvironmentReview,
     Finding,
     InstanceChange,
@@ -71,15 +72,16 @@ def review_environment(
     plan: Plan,
     base_release: ReleaseConfig | BaseNotGiven | None,
     findings: list[Finding] | None = None,
+    contract: ContractReview | None = None,
 ) -> EnvironmentReview:
     """`base_release` is the environment's release on the base branch (None: the environment is new there;
     BASE_NOT_GIVEN: no base was given, so the old version is unknown); `findings` the failed security checks
-    on its stacks."""
+    on its stacks; `contract` the inference contract's change, where known."""
     env = deployment.environment
     version = _version(deployment, base_release)
     changes = tuple(PlannedChange(c.action, c.address, c.attribute_changes()) for c in plan.effective)
     if not changes:
-        return EnvironmentReview(env.name, env.tier, version)
+        return EnvironmentReview(env.name, env.tier, version, contract=contract)
 
     concerns: list[str] = []  # each a reason for attention, in the order found
     removals = _removals(concerns, plan.effective)
@@ -90,6 +92,8 @@ def review_environment(
     hardening_off = _hardening(concerns, deployment, plan)
     if findings:
         concerns.append(f"{len(findings)} security finding(s)")
+    if contract is not None and contract.status == "breaking":
+        concerns.append(f"breaking change of the inference contract: {contract.summary}")
     policy = deployment.rollout
     return EnvironmentReview(
         env.name,
@@ -109,6 +113,7 @@ def review_environment(
         resource_groups=groups,
         hardening_off=hardening_off,
         findings=tuple(findings or ()),
+        contract=contract,
     )
 
 

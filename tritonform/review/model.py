@@ -48,6 +48,17 @@ class VersionChange:
 
 
 @dataclass(frozen=True)
+class ContractReview:
+    """The inference contract of the version before and after (tritonform contract diff), where known."""
+
+    status: Literal["unchanged", "compatible", "breaking", "not known"]
+    summary: str
+    """One line: the digests and the verdict, or why the change is not known."""
+    changes: tuple[str, ...] = ()
+    """Each change in words (`breaking: text_embedder: output EMBEDDING removed (...)`)."""
+
+
+@dataclass(frozen=True)
 class Removal:
     """A resource the plan replaces or destroys; `why` is set where it costs the endpoint (downtime) or
     takes a protection with it."""
@@ -173,6 +184,7 @@ class EnvironmentReview:
     resource_groups: tuple[ResourceGroup, ...] = ()
     hardening_off: tuple[ControlOff, ...] = ()
     findings: tuple[Finding, ...] = ()
+    contract: ContractReview | None = None
 
     @property
     def verdict(self) -> Verdict:

@@ -194,6 +194,8 @@ def _sections(review: EnvironmentReview, markup: _Markup) -> list[_Section]:
                else f"no exception recorded ({review.tier} does not need one)"), [])
             for off in review.hardening_off
         ]))  # fmt: skip
+    if review.contract is not None and review.contract.changes:
+        sections.append(_Section("Inference contract", [(_inline(line), []) for line in review.contract.changes]))
     if review.findings:
         sections.append(_Section("Security findings", [(_finding(f, markup), []) for f in review.findings]))
     return sections
@@ -216,6 +218,7 @@ def _environment(review: EnvironmentReview, detail: _Detail) -> list[str]:
     weakenings = [_weakening(w, _MARKDOWN) for w in review.weakenings]
     lines += [f"- {line}" for line in _capped(weakenings, detail.max_items, "more protection changes")]
     lines.append(f"- model version: {_version(review.version, _MARKDOWN)}")
+    lines += [f"- inference contract: {_inline(review.contract.summary)}"] if review.contract else []
     if not detail.sections:
         return lines
     for section in _sections(review, _MARKDOWN):
@@ -295,6 +298,7 @@ def plain(reviews: list[EnvironmentReview]) -> str:
         lines += [f"  ! {_removal(removal, _PLAIN)}" for removal in review.removals]
         lines += [f"  ! {_weakening(weakening, _PLAIN)}" for weakening in review.weakenings]
         lines.append(f"  version  {_version(review.version, _PLAIN)}")
+        lines += [f"  contract {review.contract.summary}"] if review.contract else []
         for section in _sections(review, _PLAIN):
             lines.append(f"  {section.title}:")
             lines += [f"    {line}" for line in ([section.lead] if section.lead is not None else [])]
