@@ -33,7 +33,8 @@ KEY = "arn:aws:kms:us-west-2:333333333333:key/1234abcd-12ab-34cd-56ef-1234567890
 OTHER_KEY = "arn:aws:kms:us-west-2:333333333333:key/0987dcba-09fe-87dc-65ba-ab0987654321"
 
 # The configuration names changed on purpose: SAGEMAKER_TRITON_LOG_VERBOSE joined every container environment
-# (endpoint.triton_log_verbose).
+# (endpoint.triton_log_verbose), and prod's download and start-up timeouts were lowered so that its rollout fits
+# Terraform's 60-minute endpoint wait.
 GOLDEN: dict[str, dict[str, Any]] = {
     "dev": {
         "configuration": "text-embedder-dev-969c14487609-a69bb398",
@@ -68,7 +69,7 @@ GOLDEN: dict[str, dict[str, Any]] = {
         "github_subject": "repo:acme/ml-serving:environment:staging",
     },
     "prod": {
-        "configuration": "text-embedder-prod-969c14487609-c4d4f719",
+        "configuration": "text-embedder-prod-969c14487609-aa85cebc",
         "serving_stack": "tritonform-prod",
         "access_stack": "tritonform-prod-access",
         "state_keys": ("serving/tritonform/prod.tfstate", "serving/tritonform/prod-access.tfstate"),

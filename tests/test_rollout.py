@@ -265,6 +265,9 @@ KIND_CASES = {
     "all-at-once": (ALL_AT_ONCE, ONE),
     "rolling": (ROLLING, {"initial_instances": 4, "min_instances": 4, "max_instances": 8}),
 }
+# Download and start-up timeouts that keep a kind's worst case within Terraform's 60-minute wait (dev's own
+# 1200 + 600 s would make these fleets' linear and rolling timelines too long to be accepted).
+KIND_TIMEOUTS = {"linear": (600, 600), "rolling": (300, 120)}
 
 
 @pytest.fixture(scope="module")
@@ -277,6 +280,11 @@ def stacks_of_each_kind(tmp_path_factory: pytest.TempPathFactory) -> dict[str, P
         env_file = project / "environments" / "dev.yaml"
         data = yaml.safe_load(env_file.read_text())
         data.update(rollout_policy="under-test", capacity=capacity)
+        if kind in KIND_TIMEOUTS:
+            download, start_up = KIND_TIMEOUTS[kind]
+            data["endpoint"].update(
+                model_data_download_timeout_s=download, container_startup_health_check_timeout_s=start_up
+            )
         env_file.write_text(yaml.safe_dump(data))
         outdir = project / "out"
         result = tritonform_subprocess("--root", str(project), "synth", "--env", "dev", "--outdir", str(outdir),
@@ -318,8 +326,8 @@ def test_linear_compiles_to_a_blue_green_linear(stacks_of_each_kind: dict[str, P
     assert policy["traffic_routing_configuration"] == {
         "type": "LINEAR", "wait_interval_in_seconds": 300, "linear_step_size": {"type": "CAPACITY_PERCENT", "value": 20}
     }  # fmt: skip
-    # 20% of 5 instances = 1 per step: 5 steps of 300 s after 1800 s of provisioning
-    assert policy["maximum_execution_timeout_in_seconds"] == 1800 + 5 * 300
+    # 20% of 5 instances = 1 per step: 5 steps of 300 s after 600 + 600 s of provisioning
+    assert policy["maximum_execution_timeout_in_seconds"] == 1200 + 5 * 300
 
 
 def test_all_at_once_compiles_to_blue_green_all_at_once(stacks_of_each_kind: dict[str, Path]) -> None:
@@ -338,8 +346,8 @@ def test_rolling_compiles_to_a_rolling_update(stacks_of_each_kind: dict[str, Pat
     assert config["rolling_update_policy"] == {
         "maximum_batch_size": {"type": "CAPACITY_PERCENT", "value": 25},
         "wait_interval_in_seconds": 300,
-        # 4 batches of 1: each is provisioned (1800 s) and bakes (300 s)
-        "maximum_execution_timeout_in_seconds": 4 * (1800 + 300),
+        # 4 batches of 1: each is provisioned (300 + 120 s) and bakes (300 s)
+        "maximum_execution_timeout_in_seconds": 4 * (420 + 300),
     }
     assert config["auto_rollback_configuration"] == ROLLBACK
 
@@ -414,7 +422,9 @@ def test_explain_timeline_for_a_known_policy() -> None:
     assert plan.peak_extra_instances == 3
     assert (alarms[0].earliest_s, alarms[0].latest_s) == (180, 240)
     assert (alarms[1].earliest_s, alarms[1].latest_s) == (240, 300)
-    assert plan.problems == [] and plan.warnings == []
+    # 4200 s is more than Terraform waits for an endpoint update (3600 s, 600 s of it kept for provisioning)
+    assert [p.message.split(" (", 1)[0] for p in plan.problems] == ["the rollout with policy 'c' may take up to 4200 s"]
+    assert plan.warnings == []
     compiled = compile_deployment(plan, ["errors", "latency"])
     assert compiled.blue_green is not None and compiled.blue_green.max_execution_timeout_s == 4200
 
@@ -424,11 +434,11 @@ def test_policy_explain_prints_the_timeline(run_cli: Callable[..., CliRun]) -> N
 
     assert result.code == 0, result.err
     out = result.out
-    # prod: 3 x ml.g5.2xlarge, canary-1-instance, provisioning 1800 + 900 s = 45:00
-    assert "+45:00  canary: 1 of 3 new instance(s) take traffic" in out
-    assert "detected between +48:00 and +50:00; rollback starts then" in out
-    assert "+55:00  shift the rest of the traffic" in out
-    assert "+1:10:00  update complete; old fleet terminated" in out
+    # prod: 3 x ml.g5.2xlarge, canary-1-instance (bakes 450 s, 240 s termination wait), provisioning 1200 + 600 s
+    assert "+30:00  canary: 1 of 3 new instance(s) take traffic" in out
+    assert "detected between +33:00 and +35:00; rollback starts then" in out
+    assert "+37:30  shift the rest of the traffic" in out
+    assert "+49:00  update complete; old fleet terminated" in out
     assert "peak 6 instances = 6 GPUs, 3 more than steady state" in out
 
 
@@ -462,8 +472,26 @@ def test_a_timeline_beyond_terraforms_timeout_cap_is_refused(project: Path, edit
     rendered = problems_of(project, "dev")
 
     # 20 batches of one instance, each provisioned (1800 s) and baked (300 s): 42000 s
-    assert "the update needs up to 42000 s" in rendered
-    assert "more than the 14400 s Terraform allows" in rendered
+    assert "environments/dev.yaml:" in rendered
+    assert "with policy 'under-test' may take up to 42000 s" in rendered
+    assert "more than the 3000 s allowed" in rendered
+
+
+@pytest.mark.parametrize(("termination_wait_s", "refused"), [(0, False), (1, True)])
+def test_a_timeline_beyond_terraforms_wait_for_the_endpoint_is_refused_at_its_boundary(
+    project: Path, edit: Editor, termination_wait_s: int, refused: bool
+) -> None:
+    """The provider waits 3600 s for an update; 600 s are kept for launching instances and pulling the image.
+    dev: provisioning 1200 + 600 s, a bake of 1200 s: 3000 s exactly, then one second more."""
+    use_policy(project, "dev", {**ALL_AT_ONCE, "bake_s": 1200, "termination_wait_s": termination_wait_s}, edit)
+
+    if not refused:
+        assert load_deployment(ProjectLayout(project), "dev").rollout.total_s == 3000
+        return
+    rendered = problems_of(project, "dev")
+    assert "environments/dev.yaml:" in rendered and ": rollout_policy: " in rendered
+    assert "with policy 'under-test' may take up to 3001 s (provisioning 1800 s" in rendered
+    assert "more than the 3000 s allowed: the Terraform AWS provider waits at most 3600 s" in rendered
 
 
 def test_an_explicit_timeout_shorter_than_the_timeline_warns(project: Path, edit: Editor) -> None:

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.config
 
 def _problems(policy: RolloutPolicy, fleet: int) -> list[str]:
     plan = plan_rollout("p", policy, fleet=fleet, gpus_per_instance=1, provisioning_s=600, alarms=[], strict=False)
-    return [problem.message for problem in plan.problems]
+    # many small batches also make the timeline longer than Terraform waits: another rule, tested in test_rollout
+    return [problem.message for problem in plan.problems if "more than the 3000 s allowed" not in problem.message]
 
 
 def _linear(instances: int) -> LinearPolicy:

@@ -28,6 +28,17 @@ TIMEOUT_API_MAX_S = 28800
 # hashicorp/aws 5.100.0 refuses maximum_execution_timeout_in_seconds outside 600-14400 (`terraform validate`:
 # "expected ... to be in the range (600 - 14400)"), below the 28800 the UpdateEndpoint API allows.
 TIMEOUT_TERRAFORM_MAX_S = 14400
+# hashicorp/aws 5.100.0 waits at most 60 minutes for an endpoint to be InService after CreateEndpoint or
+# UpdateEndpoint (internal/service/sagemaker/endpoint.go, waitEndpointInService: `timeout = 60 * time.Minute`),
+# and its aws_sagemaker_endpoint has no timeouts block to lengthen that. Past it, `terraform apply` fails while
+# SageMaker carries on with the update.
+TERRAFORM_ENDPOINT_WAIT_S = 3600
+# Choice (the SageMaker documentation gives no figure): the part of that wait the timeline does not count.
+# Its provisioning is the model download and the container start-up timeouts (ModelDataDownloadTimeoutInSeconds,
+# ContainerStartupHealthCheckTimeoutInSeconds); before them SageMaker launches the GPU instances and pulls the
+# Triton image (several GB), and after the last wait it terminates the old fleet.
+PROVISIONING_MARGIN_S = 600
+ROLLOUT_LIMIT_S = TERRAFORM_ENDPOINT_WAIT_S - PROVISIONING_MARGIN_S
 LINEAR_STEP_MIN_PERCENT = 10  # TrafficRoutingConfig.LinearStepSize: 10-50% of the instance count
 ROLLING_BATCH_MIN_PERCENT = 5  # RollingUpdatePolicy.MaximumBatchSize: 5-50% of the instance count
 
@@ -280,15 +291,8 @@ def plan_rollout(
     needed = (steps[-1].at_s + steps[-1].bake_s if steps else provisioning_s) + policy.termination_wait_s
     derived = max(TIMEOUT_MIN_S, needed)
     timeout = policy.max_execution_timeout_s or derived
-    if policy.max_execution_timeout_s is None and derived > TIMEOUT_TERRAFORM_MAX_S:
-        problems.append(
-            FieldError(
-                "rollout_policy",
-                f"the update needs up to {derived} s (provisioning {provisioning_s} s per fleet or batch, plus the "
-                f"waits), more than the {TIMEOUT_TERRAFORM_MAX_S} s Terraform allows for max_execution_timeout_s; "
-                "shorten the waits, use larger batches or lower the endpoint's download/start-up timeouts",
-            )
-        )
+    if needed > ROLLOUT_LIMIT_S:
+        problems.append(_beyond_terraforms_wait(policy_name, needed, provisioning_s))
 
     if policy.max_execution_timeout_s is not None and policy.max_execution_timeout_s < needed:
         warnings.append(
@@ -311,6 +315,20 @@ def plan_rollout(
             (problems if strict else warnings).append(FieldError("rollout_policy", message))
     return RolloutPlan(
         policy_name, policy, fleet, gpus_per_instance, provisioning_s, timeout, steps, list(alarms), problems, warnings
+    )
+
+
+def _beyond_terraforms_wait(policy_name: str, needed_s: int, provisioning_s: int) -> FieldError:
+    """An update Terraform stops waiting for: `terraform apply` would report a failure (and a deploy act on it)
+    while SageMaker is still performing the update, which may yet succeed or roll back."""
+    return FieldError(
+        "rollout_policy",
+        f"the rollout with policy {policy_name!r} may take up to {needed_s} s (provisioning {provisioning_s} s "
+        f"per fleet or batch: the endpoint's model download and start-up timeouts, plus the policy's waits), more "
+        f"than the {ROLLOUT_LIMIT_S} s allowed: the Terraform AWS provider waits at most {TERRAFORM_ENDPOINT_WAIT_S} s "
+        f"for an endpoint update, {PROVISIONING_MARGIN_S} s of which are kept for launching the instances and "
+        "pulling the Triton image; shorten the policy's waits or termination_wait_s, use larger steps or batches, "
+        "or lower endpoint.model_data_download_timeout_s / container_startup_health_check_timeout_s",
     )
 
 
