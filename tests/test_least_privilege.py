@@ -82,6 +82,7 @@ def owned_resources(deployment: Deployment) -> set[str]:
         "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
         f"arn:aws:cloudwatch:{region}:{account}:alarm:{endpoint}-*",
         f"arn:aws:cloudwatch:{region}:{account}:alarm:{endpoint}-rollback-*",
+        f"arn:aws:cloudwatch:{region}:{account}:alarm:TargetTracking-endpoint/{endpoint}/variant/*",
         f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/{endpoint}",
         f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/{endpoint}:log-stream:*",
         f"arn:aws:application-autoscaling:{region}:{account}:scalable-target/*",
@@ -203,6 +204,86 @@ def test_deploy_role_cannot_change_itself_or_any_role_but_the_execution_role(
     destructive = {g.action for g in found if g.action in {"s3:DeleteObject", "s3:DeleteBucket", "kms:DisableKey"}}
     assert destructive <= {"s3:DeleteObject"}
     assert all(g.resource.endswith(".tflock") for g in found if g.action == "s3:DeleteObject")
+
+
+# "Auto scaling prerequisites" (SageMaker Developer Guide): what the principal that registers a variant as a
+# scalable target needs besides Application Auto Scaling itself, and the alarms target tracking creates.
+AUTOSCALING_NEEDS = {
+    "sagemaker:DescribeEndpoint": "endpoint",
+    "sagemaker:DescribeEndpointConfig": "endpoint-config",
+    "sagemaker:UpdateEndpointWeightsAndCapacities": "endpoint",
+    "cloudwatch:PutMetricAlarm": "TargetTracking",
+    "cloudwatch:DeleteAlarms": "TargetTracking",
+    "cloudwatch:DescribeAlarms": "TargetTracking",
+    "iam:CreateServiceLinkedRole": "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+    "application-autoscaling:RegisterScalableTarget": "scalable-target",
+    "application-autoscaling:PutScalingPolicy": "scalable-target",
+    "application-autoscaling:DeregisterScalableTarget": "scalable-target",
+}
+# "CreateModel API: Execution Role Permissions" (SageMaker Developer Guide, "How to use SageMaker AI execution
+# roles"): what SageMaker does with the execution role to host a model; the VPC actions when it runs in a VPC.
+CREATE_MODEL_NEEDS = {
+    "cloudwatch:PutMetricData", "logs:CreateLogStream", "logs:PutLogEvents", "logs:CreateLogGroup",
+    "logs:DescribeLogStreams", "s3:GetObject", "s3:ListBucket", "ecr:GetAuthorizationToken",
+    "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage",
+}  # fmt: skip
+CREATE_MODEL_VPC_NEEDS = {
+    "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
+    "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
+}  # fmt: skip
+
+
+def test_the_deploy_role_has_what_autoscaling_a_variant_needs_on_this_endpoint_only(
+    environment_grants: tuple[Deployment, list[Grant]],
+) -> None:
+    deployment, found = environment_grants
+    env = deployment.environment
+    assert env.autoscaling is not None  # every shipped environment scales
+    deploy = [g for g in found if g.role == "deploy-role"]
+    for action, resource_part in AUTOSCALING_NEEDS.items():
+        granted = [g for g in deploy if g.action == action and resource_part in g.resource]
+        assert granted, f"{action} on a {resource_part} resource"
+    endpoint = env.endpoint.name
+    scaling_calls = {g.resource for g in deploy if g.action == "sagemaker:UpdateEndpointWeightsAndCapacities"}
+    assert scaling_calls == {f"arn:aws:sagemaker:{env.region}:{env.account_id}:endpoint/{endpoint.lower()}",
+                             f"arn:aws:sagemaker:{env.region}:{env.account_id}:endpoint-config/{endpoint.lower()}-*"}  # fmt: skip
+    tracking = {g.resource for g in deploy if "TargetTracking" in g.resource}
+    assert tracking == {
+        f"arn:aws:cloudwatch:{env.region}:{env.account_id}:alarm:TargetTracking-endpoint/{endpoint}/variant/*"
+    }
+    (linked,) = [g for g in deploy if g.action == "iam:CreateServiceLinkedRole"]
+    assert (
+        "StringEquals",
+        "iam:AWSServiceName",
+        "sagemaker.application-autoscaling.amazonaws.com",
+    ) in linked.conditions
+
+
+def test_the_execution_role_has_what_the_developer_guide_lists_for_create_model(
+    environment_grants: tuple[Deployment, list[Grant]],
+) -> None:
+    deployment, found = environment_grants
+    granted = {g.action for g in found if g.role == "execution-role"}
+    needed = CREATE_MODEL_NEEDS | (CREATE_MODEL_VPC_NEEDS if deployment.environment.network.in_vpc else set())
+    assert needed <= granted, sorted(needed - granted)
+    # beyond the page: decrypting the artifacts' key, writing data capture, reading the rollback alarms
+    extra = granted - CREATE_MODEL_NEEDS - CREATE_MODEL_VPC_NEEDS
+    assert extra <= {"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey", "kms:Encrypt", "s3:PutObject",
+                     "cloudwatch:DescribeAlarms"}, sorted(extra)  # fmt: skip
+
+
+def test_without_autoscaling_the_deploy_role_grants_none_of_it(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "project")
+    fixed = {"initial_instances": 1, "min_instances": 1, "max_instances": 1}
+    edit_yaml(project / "environments" / "dev.yaml", lambda d: d.update(autoscaling=None, capacity=fixed))
+    layout = ProjectLayout(project)
+    synthesize(layout, tmp_path / "out", ["dev"], "local")
+    found = grants(stack_document(tmp_path / "out", "tritonform-dev-access"), "deploy-role", "b")
+
+    assert not [g for g in found if g.action.startswith("application-autoscaling:")]
+    assert not [g for g in found if "TargetTracking" in g.resource or g.action == "iam:CreateServiceLinkedRole"]
+    assert not [g for g in found if g.action == "sagemaker:UpdateEndpointWeightsAndCapacities"]
 
 
 def test_roles_are_assumable_only_by_their_one_principal(synthesized_example: Path) -> None:

@@ -123,6 +123,19 @@ SCALING_DESCRIBE_ACTIONS = [
     "application-autoscaling:DescribeScalingActivities",
     "application-autoscaling:DescribeScalingPolicies",
 ]
+# What the caller registering a SageMaker variant with Application Auto Scaling needs on the endpoint ("Auto
+# scaling prerequisites", SageMaker Developer Guide: DescribeEndpoint, DescribeEndpointConfig and
+# UpdateEndpointWeightsAndCapacities), scoped here to this endpoint and its configurations.
+SCALED_ENDPOINT_ACTIONS = [
+    "sagemaker:DescribeEndpoint",
+    "sagemaker:DescribeEndpointConfig",
+    "sagemaker:UpdateEndpointWeightsAndCapacities",
+]
+# The CloudWatch alarms a target-tracking policy creates and deletes with it, named TargetTracking-<resource
+# id>-AlarmHigh/AlarmLow-<id> (Application Auto Scaling User Guide, "Target tracking scaling policies"; the
+# service-linked role's AWSApplicationAutoscalingSageMakerEndpointPolicy grants them as alarm:TargetTracking*).
+TARGET_TRACKING_ALARM_ACTIONS = ["cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:PutMetricAlarm"]
+AUTOSCALING_SERVICE_LINKED_ROLE = "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
 # Using the environment's key: the artifacts (publish, promote) and the grants SageMaker takes for volumes.
 KEY_USE_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
 # Managing the key the serving stack creates (never deleting it at once: ScheduleKeyDeletion waits 30 days).
@@ -304,7 +317,11 @@ class DeployRole(Construct):
         return _allow("ManageThisEndpointsRollbackAlarms", ALARM_ACTIONS, [alarms])
 
     def _scaling_statements(self) -> list[DataAwsIamPolicyDocumentStatement]:
-        """Scalable targets (no name to scope by), and the service-linked role Application Auto Scaling uses."""
+        """Scalable targets (no name to scope by), what registering this endpoint's variant needs on it, the
+        target-tracking alarms of its policies, and the service-linked role Application Auto Scaling uses."""
+        endpoint = self.props.endpoint_name
+        # Alarm names keep the case of the resource id (endpoint/<name>/variant/<variant>); SageMaker ARNs don't.
+        tracking_alarms = self._here("cloudwatch", f"alarm:TargetTracking-endpoint/{endpoint}/variant/*")
         return [
             _allow(
                 "ScaleThisAccountsTargets",
@@ -313,14 +330,18 @@ class DeployRole(Construct):
             ),
             _allow("DescribeScalingHasNoResourceScope", SCALING_DESCRIBE_ACTIONS, ["*"]),
             _allow(
+                "LetAutoscalingResizeThisEndpoint",
+                SCALED_ENDPOINT_ACTIONS,
+                [
+                    self._here("sagemaker", f"endpoint/{endpoint.lower()}"),
+                    self._here("sagemaker", f"endpoint-config/{endpoint.lower()}-*"),
+                ],
+            ),
+            _allow("ThisEndpointsTargetTrackingAlarms", TARGET_TRACKING_ALARM_ACTIONS, [tracking_alarms]),
+            _allow(
                 "CreateTheAutoscalingServiceRole",
                 ["iam:CreateServiceLinkedRole"],
-                [
-                    self._iam(
-                        f"role/aws-service-role/{AUTOSCALING_SERVICE}/"
-                        "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
-                    )
-                ],
+                [self._iam(f"role/aws-service-role/{AUTOSCALING_SERVICE}/{AUTOSCALING_SERVICE_LINKED_ROLE}")],
                 [_equals("iam:AWSServiceName", AUTOSCALING_SERVICE)],
             ),
         ]
