@@ -84,7 +84,9 @@ def invoke(service: LocalSageMaker, name: str, body: bytes, wanted_variant: str 
     if service.metrics is not None:
         overhead_s = max(time.perf_counter() - received - model_s, 0.0)
         service.metrics.record(
-            Invocation(picked.region, name, picked.server.variant, status, model_s * 1e6, overhead_s * 1e6)
+            Invocation(
+                picked.region, name, picked.server.variant, status, model_s * 1e6, overhead_s * 1e6, picked.config_name
+            )
         )
     return reply
 
