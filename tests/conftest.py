@@ -4,6 +4,7 @@ artifact buckets in moto, YAML editing, running the CLI; and the tier check (eve
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -15,17 +16,20 @@ from pathlib import Path
 from typing import Any
 
 # cdktf.Testing.app() makes a directory in Node's os.tmpdir() and never removes it: the jsii kernel (started
-# by the first import of cdktf, below) and every process a test starts get a temporary directory of their
-# own, removed when the session ends (pytest_unconfigure).
-_SESSION_TMP = Path(tempfile.mkdtemp(prefix="tritonform-tests-"))
-os.environ["TMPDIR"] = str(_SESSION_TMP)
+# by the first import of cdktf, below) and every process the tests start get a temporary directory of their
+# own. The first process of a run makes it (xdist's workers and pytester's inner runs inherit it) and removes
+# it when it exits.
+if "TRITONFORM_TESTS_TMPDIR" not in os.environ:
+    _run_tmp = tempfile.mkdtemp(prefix="tritonform-tests-")
+    os.environ["TRITONFORM_TESTS_TMPDIR"] = os.environ["TMPDIR"] = _run_tmp
+    atexit.register(shutil.rmtree, _run_tmp, True)
 
-import boto3  # noqa: E402
-import pytest  # noqa: E402
-import yaml  # noqa: E402
+import boto3
+import pytest
+import yaml
 
-from tritonform import cli  # noqa: E402
-from tritonform.standin import MotoServer, aws_pointed_at, moto_server  # noqa: E402
+from tritonform import cli
+from tritonform.standin import MotoServer, aws_pointed_at, moto_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_DIRS = ("environments", "rollout_policies", "model_repository")
@@ -36,10 +40,6 @@ pytest_plugins = ["pytester"]  # tests/test_tiers.py runs the tier check on thro
 
 TIERS = ("config", "constructs", "synth", "e2e")
 """pytest markers, one per test module (`pytestmark`), registered in pyproject.toml: `-m config` selects one."""
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    shutil.rmtree(_SESSION_TMP, ignore_errors=True)
 
 
 # --- tiers ------------------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ GOLDEN: dict[str, dict[str, Any]] = {
         "execution_role": "tritonform-text-embedder-dev-execution",
         "deploy_role": "tritonform-dev-deploy",
         "key_alias": "alias/tritonform-dev",
-        "alarms": ["text-embedder-dev-rollback-5xx-errors", "text-embedder-dev-rollback-model-errors"],
+        "alarms": ["text-embedder-dev-rollback-5xx-rate"],
         "model_package_group": "tritonform-text-embedder",
         "oidc_provider": "arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com",
         "github_subject": "repo:acme/ml-serving:environment:dev",
@@ -60,8 +60,7 @@ GOLDEN: dict[str, dict[str, Any]] = {
         "deploy_role": "tritonform-staging-deploy",
         "key_alias": "alias/tritonform-staging",
         "alarms": [
-            "text-embedder-staging-rollback-5xx-errors",
-            "text-embedder-staging-rollback-model-errors",
+            "text-embedder-staging-rollback-5xx-rate",
             "text-embedder-staging-rollback-latency-p99",
         ],
         "model_package_group": "tritonform-text-embedder",
@@ -78,8 +77,7 @@ GOLDEN: dict[str, dict[str, Any]] = {
         "deploy_role": "tritonform-prod-deploy",
         "key_alias": "alias/tritonform-prod",
         "alarms": [
-            "text-embedder-prod-rollback-5xx-errors",
-            "text-embedder-prod-rollback-model-errors",
+            "text-embedder-prod-rollback-5xx-rate",
             "text-embedder-prod-rollback-latency-p99",
         ],
         "model_package_group": "tritonform-text-embedder",

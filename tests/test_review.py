@@ -186,10 +186,11 @@ def _weaken_everything(document: dict[str, Any]) -> None:
     _one(document, "aws_s3_bucket_versioning")["versioning_configuration"]["status"] = "Suspended"
     _one(document, "aws_s3_bucket_server_side_encryption_configuration")["rule"] = [
         {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}, "bucket_key_enabled": False}]  # fmt: skip
-    alarm = document["resource"]["aws_cloudwatch_metric_alarm"]["rollback-alarms_5xx-errors_6DEED525"]
+    alarms = document["resource"]["aws_cloudwatch_metric_alarm"]
+    alarm = next(item for key, item in alarms.items() if key.startswith("rollback-alarms_5xx-rate_"))
     alarm.update(threshold=1_000_000, datapoints_to_alarm=3)
     deployment = _one(document, "aws_sagemaker_endpoint")["deployment_config"]
-    deployment["auto_rollback_configuration"]["alarms"] = deployment["auto_rollback_configuration"]["alarms"][:1]
+    deployment["auto_rollback_configuration"]["alarms"] = [{"alarm_name": "text-embedder-dev-rollback-elsewhere"}]
     deployment["blue_green_update_policy"]["traffic_routing_configuration"]["wait_interval_in_seconds"] = 60
     _one(document, "aws_kms_key").update(enable_key_rotation=False, deletion_window_in_days=7)
 
@@ -212,7 +213,7 @@ def test_a_real_plan_that_weakens_each_protection_needs_attention_with_values(ba
     } <= weakened  # fmt: skip
     text = markdown([review])
     assert "`threshold`: `5` -> `1000000` (the alarm fires only at a worse value)" in text
-    assert "(stops watching text-embedder-dev-rollback-model-errors during updates)" in text
+    assert "(stops watching text-embedder-dev-rollback-5xx-rate during updates)" in text
     # the execution role's policy document is read only after the key's update: it cannot be judged now
     assert any(not w.certain and w.attribute.new == "(known after apply)" for w in review.weakenings)
 
@@ -286,18 +287,23 @@ def test_instance_type_change_needs_attention_with_capacity_and_cost(base: Base,
     assert "    instances: 1 x ml.g4dn.xlarge -> 1 x ml.g4dn.2xlarge\n" in plain([review])
 
 
+# dev's one built-in alarm replaced by another: the endpoint stops watching the removed one
+ANOTHER_ALARM_ONLY = {"server_error_rate": None, "extra": [{"name": "other", "namespace": "AWS/SageMaker",
+                      "metric_name": "Invocation5XXErrors", "statistic": "Sum", "threshold": 10}]}  # fmt: skip
+
+
 def test_removed_alarm_needs_attention_and_is_called_out_first(base: Base, tmp_path: Path) -> None:
     review = review_of(base, tmp_path, lambda p: edit_yaml(p / "environments/dev.yaml",
-                                                           lambda d: d.update(rollback_alarms={"model_errors": None})))  # fmt: skip
+                                                           lambda d: d.update(rollback_alarms=ANOTHER_ALARM_ONLY)))  # fmt: skip
 
     assert review.verdict == "needs attention"
-    assert AlarmChange("delete", "text-embedder-dev-rollback-model-errors") in review.alarm_changes
-    assert [u.alarm_names for u in review.unwatched_alarms] == [("text-embedder-dev-rollback-model-errors",)]
+    assert AlarmChange("delete", "text-embedder-dev-rollback-5xx-rate") in review.alarm_changes
+    assert [u.alarm_names for u in review.unwatched_alarms] == [("text-embedder-dev-rollback-5xx-rate",)]
     text = markdown([review])
-    assert "- removed: `text-embedder-dev-rollback-model-errors`" in text
-    assert "- no longer watched during rollouts: text-embedder-dev-rollback-model-errors" in text
-    assert any("rollback alarm text-embedder-dev-rollback-model-errors is removed" in r for r in review.reasons)
-    alarm = next(c.address for c in review.changes if "metric_alarm" in c.address)
+    assert "- removed: `text-embedder-dev-rollback-5xx-rate`" in text
+    assert "- no longer watched during rollouts: text-embedder-dev-rollback-5xx-rate" in text
+    assert any("rollback alarm text-embedder-dev-rollback-5xx-rate is removed" in r for r in review.reasons)
+    alarm = next(c.address for c in review.changes if "metric_alarm" in c.address and c.action == "delete")
     assert review.removals == (Removal("delete", alarm, "a rollback alarm goes with it"),)
     assert f"- **DELETE** `{alarm}`" in text
     # with hashicorp/aws 5.100.0 the endpoint's rollback settings change in place (older providers replaced it)

@@ -3,6 +3,7 @@ the prod rules, the compiled deployment_config and the explain timeline."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -209,7 +210,7 @@ def test_prod_refuses_all_at_once(project: Path, edit: Editor) -> None:
 
 
 def test_prod_refuses_no_rollback_alarms(project: Path, edit: Editor) -> None:
-    no_alarms = {"invocation_5xx_errors": None, "model_errors": None, "model_latency_p99": None}
+    no_alarms = {"server_error_rate": None, "model_latency_p99": None}
     edit(project / "environments/prod.yaml", lambda d: d.update(rollback_alarms=no_alarms))
 
     rendered = problems_of(project, "prod")
@@ -219,7 +220,7 @@ def test_prod_refuses_no_rollback_alarms(project: Path, edit: Editor) -> None:
 
 
 def test_no_alarms_outside_prod_is_a_warning(project: Path, edit: Editor) -> None:
-    no_alarms = {"invocation_5xx_errors": None, "model_errors": None}
+    no_alarms = {"server_error_rate": None}
     edit(project / "environments/dev.yaml", lambda d: d.update(rollback_alarms=no_alarms))
 
     deployment = load_deployment(ProjectLayout(project), "dev")
@@ -233,14 +234,13 @@ def test_no_alarms_outside_prod_is_a_warning(project: Path, edit: Editor) -> Non
 @pytest.mark.parametrize(
     ("alarms", "field", "words"),
     [
-        ({"extra": [{"name": f"x{i}", "namespace": "N", "metric_name": "M", "threshold": 1} for i in range(8)]},
-         "rollback_alarms.extra", "10 alarms"),  # 2 built-in + 8 extra = 10 is fine: see the next case
         ({"extra": [{"name": f"x{i}", "namespace": "N", "metric_name": "M", "threshold": 1} for i in range(9)]},
+         "rollback_alarms.extra", "10 alarms"),  # 1 built-in + 9 extra = 10 is fine: see the next case
+        ({"extra": [{"name": f"x{i}", "namespace": "N", "metric_name": "M", "threshold": 1} for i in range(10)]},
          "rollback_alarms.extra", "11 alarms; SageMaker accepts at most 10"),
-        ({"invocation_5xx_errors": {"threshold": 5, "datapoints": 4, "evaluation_periods": 3}},
-         "rollback_alarms.invocation_5xx_errors.datapoints", "datapoints (4) cannot exceed evaluation_periods (3)"),
-        ({"model_errors": {"threshold": 5, "period_s": 90}}, "rollback_alarms.model_errors.period_s",
-         "multiple of 60"),
+        ({"server_error_rate": {"datapoints": 4, "evaluation_periods": 3}},
+         "rollback_alarms.server_error_rate.datapoints", "datapoints (4) cannot exceed evaluation_periods (3)"),
+        ({"server_error_rate": {"period_s": 90}}, "rollback_alarms.server_error_rate.period_s", "multiple of 60"),
         ({"model_latency_p99": {"datapoints": 2}}, "rollback_alarms.model_latency_p99.threshold_ms",
          "required, but missing"),
     ],
@@ -301,8 +301,7 @@ def deployment_config_of(outdir: Path) -> dict[str, Any]:
     return config
 
 
-ROLLBACK = {"alarms": [{"alarm_name": "text-embedder-dev-rollback-5xx-errors"},
-                       {"alarm_name": "text-embedder-dev-rollback-model-errors"}]}  # fmt: skip
+ROLLBACK = {"alarms": [{"alarm_name": "text-embedder-dev-rollback-5xx-rate"}]}
 
 
 def test_canary_compiles_to_a_blue_green_canary(stacks_of_each_kind: dict[str, Path]) -> None:
@@ -376,34 +375,36 @@ def test_a_stack_with_each_kind_passes_terraform_validate(
     assert validated.ok, validated.diagnostics
 
 
-def test_latency_alarm_watches_p99_in_microseconds() -> None:
+def test_latency_alarm_watches_the_new_fleets_p99_in_milliseconds() -> None:
     deployments = {d.environment.name: d for d in load_deployments(ProjectLayout(REPO_ROOT))}
     assert deployments["prod"].environment.rollback_alarms.model_latency_p99 is not None
 
     from cdktf import App, TerraformStack, Testing  # noqa: PLC0415
 
     import tritonform.constructs  # noqa: F401, PLC0415
+    from tritonform.config.alarms import compile_alarms  # noqa: PLC0415
     from tritonform.constructs import RollbackAlarms, RollbackAlarmsProps  # noqa: PLC0415
 
     app: App = Testing.app()
     stack = TerraformStack(app, "alarms")
-    RollbackAlarms(stack, "alarms", RollbackAlarmsProps(endpoint_name="e",
-                                                        alarms=deployments["prod"].environment.rollback_alarms))  # fmt: skip
-    synthesized = Testing.synth(stack)
+    alarms = compile_alarms(deployments["prod"].environment, "new-config")
+    RollbackAlarms(stack, "alarms", RollbackAlarmsProps(alarms=alarms))
+    resources = json.loads(Testing.synth(stack))["resource"]["aws_cloudwatch_metric_alarm"]
+    by_name = {alarm["alarm_name"]: alarm for alarm in resources.values()}
+    latency = by_name["text-embedder-prod-rollback-latency-p99"]
+    fleet = {"EndpointName": "text-embedder-prod", "VariantName": "AllTraffic", "EndpointConfigName": "new-config"}
 
-    assert Testing.to_have_resource_with_properties(
-        synthesized,
-        "aws_cloudwatch_metric_alarm",
-        {"alarm_name": "e-rollback-latency-p99", "metric_name": "ModelLatency", "extended_statistic": "p99",
-         "threshold": 40_000, "datapoints_to_alarm": 3, "evaluation_periods": 5, "treat_missing_data": "notBreaching",
-         "dimensions": {"EndpointName": "e", "VariantName": "AllTraffic"}},
-    )  # fmt: skip
-    assert Testing.to_have_resource_with_properties(
-        synthesized,
-        "aws_cloudwatch_metric_alarm",
-        {"alarm_name": "e-rollback-5xx-errors", "metric_name": "Invocation5XXErrors", "statistic": "Sum",
-         "namespace": "AWS/SageMaker", "threshold": 3, "comparison_operator": "GreaterThanOrEqualToThreshold"},
-    )  # fmt: skip
+    assert (latency["threshold"], latency["datapoints_to_alarm"], latency["evaluation_periods"]) == (40, 3, 5)
+    queries = {query["id"]: query for query in latency["metric_query"]}
+    assert queries["latency"]["metric"] == {"metric_name": "ModelLatency", "namespace": "AWS/SageMaker",
+                                            "period": 60, "stat": "p99", "dimensions": fleet}  # fmt: skip
+    # ModelLatency is in microseconds: the expression divides by 1000 to compare milliseconds
+    assert queries["judged"]["expression"] == "IF(invocations >= 40, latency / 1000, 0)"
+    assert [q["id"] for q in latency["metric_query"] if q.get("return_data")] == ["judged"]
+    rate = by_name["text-embedder-prod-rollback-5xx-rate"]
+    assert {q["id"]: q.get("metric", {}).get("metric_name") for q in rate["metric_query"]} == {
+        "invocations": "Invocations", "errors": "Invocation5XXErrors", "judged": None}  # fmt: skip
+    assert "metric_name" not in rate and "dimensions" not in rate  # they conflict with metric_query
 
 
 # --- explain -------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ deploy, shift traffic, evaluate their rollback alarms from real invocations and 
 served by a real Triton server). Three versions, three different sha256s:
   A  the example model repository as it is: deployed to dev;
   B  a copy with a fault built into its Python model (every request fails): released to dev, caught in its
-     canary by the model-errors alarm and rolled back by SageMaker; `release watch` reports and records it;
+     canary by the 5XX-rate alarm and rolled back by SageMaker; `release watch` reports and records it;
   A  attached again (`release rollback`) and deployed;
   C  a healthy copy (another nonce): completes its canary on dev, is promoted to staging through the gates
      and deployed there too.
@@ -51,7 +51,9 @@ COPIED = ("environments", "rollout_policies", "model_repository")
 # Triton server starts in several real seconds, which the scale turns into model time that counts against
 # the update's MaximumExecutionTimeoutInSeconds.
 TIME_SCALE = 120.0
-DEV_POLICY, DEV_INSTANCES, DEMO_ERRORS_PER_MINUTE = "canary-1-instance", 2, 1
+DEV_POLICY, DEV_INSTANCES = "canary-1-instance", 2
+# The canary's one instance of two takes half of 10 requests per model minute: 5 a minute, 2 of them 5XX at 40%.
+DEMO_ERROR_PERCENT, DEMO_MIN_INVOCATIONS = 40, 4
 FAULT = Fault("error-rate", 1.0)
 WATCH_TIMEOUT_S = 120
 BUCKET_RESOURCES = ("aws_s3_bucket", "aws_s3_bucket_versioning", "aws_s3_bucket_public_access_block",
@@ -142,15 +144,17 @@ class _Demo:
                  f"{dev['rollout_policy']} on {dev['capacity']['initial_instances']}, so that a new version meets "
                  "a canary")  # fmt: skip
         self.say(f"  demo: time runs {TIME_SCALE:.0f}x faster on the local SageMaker, so the demo's {RATE_PER_S:.0f} "
-                 f"requests per second are {RATE_PER_S * 60 / TIME_SCALE:.0f} per model minute; dev's error alarms "
-                 f"fire at {DEMO_ERRORS_PER_MINUTE} error per minute (2 of 3 minutes) instead of 5")  # fmt: skip
+                 f"requests per second are {RATE_PER_S * 60 / TIME_SCALE:.0f} per model minute; dev's 5XX-rate alarm "
+                 f"judges minutes with at least {DEMO_MIN_INVOCATIONS} requests on the new fleet (instead of 40) and "
+                 f"fires at {DEMO_ERROR_PERCENT}% (2 of 3 minutes)")  # fmt: skip
 
         def for_the_demo(data: dict[str, Any]) -> None:
             data["rollout_policy"] = DEV_POLICY
             data["capacity"].update(initial_instances=DEV_INSTANCES, min_instances=DEV_INSTANCES,
                                     max_instances=max(DEV_INSTANCES, data["capacity"]["max_instances"]))  # fmt: skip
-            data["rollback_alarms"] = {"invocation_5xx_errors": {"threshold": DEMO_ERRORS_PER_MINUTE},
-                                       "model_errors": {"threshold": DEMO_ERRORS_PER_MINUTE}}  # fmt: skip
+            data["expected_rps"] = RATE_PER_S / TIME_SCALE
+            data["rollback_alarms"] = {"server_error_rate": {"threshold_percent": DEMO_ERROR_PERCENT,
+                                                             "min_invocations": DEMO_MIN_INVOCATIONS}}  # fmt: skip
 
         _edit_yaml(self.layout.environment_file("dev"), for_the_demo)
         for problem, reason in NOT_ON_STAND_IN.items():

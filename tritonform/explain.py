@@ -1,9 +1,19 @@
-"""`tritonform policy explain`: a rollout as a timeline a reviewer can check against the alarms."""
+"""`tritonform policy explain`: a rollout as a timeline a reviewer can check against the alarms, and what
+those alarms can detect at the environment's expected traffic (computed from the compiled alarms the stack
+declares, tritonform/config/alarms.py)."""
 
 from __future__ import annotations
 
+from tritonform.config.alarms import CompiledAlarm, Detection, compile_alarms, detect, first_share
 from tritonform.config.loader import Deployment
+from tritonform.config.names import configuration_name
 from tritonform.config.rollout import RolloutPlan
+
+FLEETS_NOTE = (
+    "  which fleet: SageMaker publishes the endpoint's metrics with an EndpointConfigName dimension for the fleet "
+    "that served them, so the built-in alarms watch the new version's fleet only (the old fleet's errors and "
+    "healthy traffic change nothing); extra alarms watch what their dimensions name"
+)
 
 
 def clock(seconds: int) -> str:
@@ -49,6 +59,68 @@ def timeline(plan: RolloutPlan) -> list[str]:
     return rows
 
 
+def detection_shares(deployment: Deployment) -> list[tuple[str, float]]:
+    """The traffic shares of the new fleet worth judging the alarms at: its first step, and all traffic."""
+    first = first_share(deployment.rollout)
+    shares = [(f"first step ({first:.0%} of traffic)", first)] if first < 1 else []
+    return [*shares, ("all traffic", 1.0)]
+
+
+def _catches(detection: Detection) -> str:
+    alarm, requests = detection.alarm, int(detection.requests_per_period + 1e-9)
+    timing = f"ALARM {clock(detection.earliest_s)}-{clock(detection.latest_s)} after it starts"
+    if not detection.sees_traffic:
+        return (
+            f"catches nothing: {requests} requests a period on the new fleet, fewer than min_invocations "
+            f"({alarm.min_invocations}), so every period counts as healthy"
+        )
+    if detection.smallest_error_rate is not None:
+        failing = round(detection.smallest_error_rate * requests)
+        return (
+            f"catches a new version failing {detection.smallest_error_rate:.1%} of requests or more with 5XX "
+            f"({failing} of {requests} a period); {timing}"
+        )
+    if detection.slow_requests_needed is not None:
+        return (
+            f"catches a p99 above {alarm.threshold:g} ms: {detection.slow_requests_needed} of {requests} requests a "
+            f"period slower than that is enough; {timing}"
+        )
+    return f"{requests} requests a period; {timing}"
+
+
+def _cannot(alarm: CompiledAlarm, rps: float) -> str:
+    if alarm.kind == "server-error-rate":
+        return (
+            f"a 5XX share under {alarm.threshold:g}%; 4XX answers (malformed client requests) by design; any "
+            f"period with fewer than {alarm.min_invocations} requests on the new fleet"
+        )
+    if alarm.kind == "latency-p99":
+        return (
+            f"a slowdown that keeps the p99 at or under {alarm.threshold:g} ms (the smallest regression caught is "
+            f"{alarm.threshold:g} ms minus today's p99, which tritonform does not know); any period with fewer than "
+            f"{alarm.min_invocations} requests; with fewer than 100 requests a period the p99 is the slowest request, "
+            "so one slow request can breach"
+        )
+    return "what its metric does not show; it sees both fleets, so the old fleet's trouble can abort a good update"
+
+
+def detection_lines(deployment: Deployment) -> list[str]:
+    """What each rollback alarm catches at the environment's expected traffic, and how soon."""
+    env = deployment.environment
+    alarms = compile_alarms(env, configuration_name(env, deployment.release))
+    if not alarms:
+        return []
+    rps = env.expected_rps
+    lines = [f"what the rollback alarms can detect at the expected {rps:g} requests/s (expected_rps):"]
+    for alarm in alarms:
+        lines.append(f"  {alarm.name}: {alarm.description.removeprefix('tritonform rollback alarm: ')}")
+        for label, share in detection_shares(deployment):
+            detection = detect(alarm, rps, share, env.rollback_alarms.metric_delay_s)
+            lines.append(f"    {label}: {_catches(detection)}")
+        lines.append(f"    cannot catch: {_cannot(alarm, rps)}")
+    return [*lines, FLEETS_NOTE]
+
+
 def explain(deployment: Deployment) -> str:
     env, plan = deployment.environment, deployment.rollout
     policy = plan.policy
@@ -66,6 +138,7 @@ def explain(deployment: Deployment) -> str:
         ]
     else:
         lines.append("rollback alarms: none (SageMaker cannot roll back automatically)")
+    lines += detection_lines(deployment)
     lines += ["timeline (worst case: every instance takes its full download and start-up time):", *timeline(plan)]
     extra = plan.peak_extra_instances
     lines.append(

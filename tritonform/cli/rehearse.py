@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from tritonform.cli.common import Commands
     from tritonform.rehearsal.verdict import Rehearsal
 
-DEFAULT_RATE = 2.0
 DEFAULT_TIME_SCALE = 60.0
 
 
@@ -33,6 +32,19 @@ def _positive(what: str, high: float) -> Callable[[str], float]:
             raise argparse.ArgumentTypeError(f"{what} must be a number, not {text!r}") from None
         if not math.isfinite(value) or not 0 < value <= high:
             raise argparse.ArgumentTypeError(f"{what} must be above 0 and at most {high:g}, not {text!r}")
+        return value
+
+    return parse
+
+
+def _share(what: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a number, not {text!r}") from None
+        if not math.isfinite(value) or not 0 <= value < 1:
+            raise argparse.ArgumentTypeError(f"{what} is a share of the requests, 0 <= F < 1, not {text!r}")
         return value
 
     return parse
@@ -57,9 +69,17 @@ def add_rehearse(commands: Commands) -> None:
     rehearse.add_argument(
         "--rate",
         type=_positive("--rate", 1000),
-        default=DEFAULT_RATE,
+        default=None,
         metavar="RPS",
-        help=f"requests per second, as the endpoint sees them in model time (default {DEFAULT_RATE:g})",
+        help="requests per second, as the endpoint sees them in model time (default: the environment's expected_rps)",
+    )
+    rehearse.add_argument(
+        "--bad-requests",
+        type=_share("--bad-requests"),
+        default=0.0,
+        metavar="F",
+        help="share of the requests sent malformed, as a client's bug would (0 <= F < 1; default 0): a healthy "
+        "candidate must still complete",
     )
     rehearse.add_argument(
         "--time-scale",
@@ -83,7 +103,9 @@ def run_rehearse(root: Path, args: argparse.Namespace) -> int:
     from tritonform.rehearsal.rehearse import RehearsalRequest, rehearse  # noqa: PLC0415
 
     fault = parse_fault(args.fault) if args.fault is not None else None
-    request = RehearsalRequest(args.env, args.version, fault, args.rate, args.time_scale, args.requests)
+    request = RehearsalRequest(
+        args.env, args.version, fault, args.rate, args.time_scale, args.requests, bad_requests=args.bad_requests
+    )
     try:
         result = rehearse(root, request)
     except UserError as err:
@@ -109,6 +131,26 @@ def _at(seconds: float | None) -> str:
     return "" if seconds is None else "+" + clock(round(seconds))
 
 
+def _detection_lines(result: Rehearsal) -> list[str]:
+    """The alarms' reach at this rate on the first step: the numbers `policy explain` prints."""
+    lines = [f"what the alarms can catch at {result.rate:g} requests/s on the first step (policy explain's numbers):"]
+    for detection in result.detection:
+        reach = (
+            f"a 5XX share of {detection.smallest_error_rate:.1%} or more"
+            if detection.smallest_error_rate is not None
+            else f"{detection.slow_requests_needed} slow request(s) a period"
+            if detection.slow_requests_needed is not None
+            else "nothing (too few requests a period)"
+            if not detection.sees_traffic
+            else "its metric"
+        )
+        lines.append(
+            f"  {detection.alarm.name}: {reach}, {detection.requests_per_period:g} requests a period, ALARM "
+            f"{clock(detection.earliest_s)}-{clock(detection.latest_s)} after a failure starts"
+        )
+    return lines if result.detection else []
+
+
 def render(result: Rehearsal) -> str:
     lines = [
         f"rehearsal of {result.environment}'s rollout at {result.rate:g} requests/s (model time), time scale "
@@ -130,7 +172,13 @@ def render(result: Rehearsal) -> str:
     load = result.load
     lines += [
         f"load: {load['sent']} requests sent, {load['succeeded']} succeeded, {load['failed']} failed, "
-        f"{load['late']} skipped (not sendable on time)",
+        f"{load['late']} skipped (not sendable on time)"
+        + (
+            f"; {load['malformed']} malformed on purpose ({load['malformed_accepted']} accepted)"
+            if load["malformed"]
+            else ""
+        ),
+        *_detection_lines(result),
         f"outcome: {result.outcome}" + (f" ({result.failure_reason})" if result.failure_reason else ""),
         f"promise: {result.promise}: {'kept' if result.as_promised else 'NOT kept'}",
         *(f"  {line}" for line in result.why),

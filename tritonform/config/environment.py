@@ -6,6 +6,7 @@ construct is ever built from a value SageMaker or Terraform would refuse later.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal, Self
@@ -305,6 +306,10 @@ class Tags(FrozenModel):
         return value
 
 
+MIN_ERRORS_TO_BREACH = 2
+"""The fewest 5XX answers that may make a period breach: one failed request never rolls a release back."""
+
+
 class AlarmWindow(FrozenModel):
     """How a rollback alarm evaluates its metric: M breaching datapoints out of N periods."""
 
@@ -327,18 +332,39 @@ class AlarmWindow(FrozenModel):
         return self
 
 
-class CountAlarm(AlarmWindow):
-    """Fires when a count per period reaches the threshold."""
+class GuardedAlarm(AlarmWindow):
+    """A rollback alarm that only judges a period in which the new fleet served enough requests."""
 
-    threshold: Annotated[int, Field(ge=1, le=1_000_000)]
-    """Count per period at or above which the alarm fires (1-1000000)."""
+    min_invocations: Annotated[int, Field(ge=1, le=1_000_000)] = 40
+    """Requests the new fleet must serve in a period before the period can breach (1-1000000); a quieter period
+    counts as healthy, so two failures out of three requests cannot roll a release back. Default 40."""
 
 
-class LatencyAlarm(AlarmWindow):
-    """Fires when the p99 of SageMaker's ModelLatency exceeds the threshold."""
+class ErrorRateAlarm(GuardedAlarm):
+    """Fires when the new fleet's share of 5XX answers (Invocation5XXErrors / Invocations) reaches the threshold."""
+
+    threshold_percent: Annotated[float, Field(gt=0, le=100)] = 5.0
+    """5XX share of the new fleet's requests in a period, in percent, at or above which the period breaches
+    (above 0, at most 100). Default 5."""
+
+    @model_validator(mode="after")
+    def _one_error_never_fires(self) -> Self:
+        # At the quietest period that is judged (min_invocations requests), how many 5XX answers breach.
+        if math.ceil(self.threshold_percent * self.min_invocations / 100 - 1e-9) < MIN_ERRORS_TO_BREACH:
+            raise FieldError(
+                "min_invocations",
+                f"with threshold_percent {self.threshold_percent:g} a period of {self.min_invocations} requests "
+                f"breaches on a single 5XX answer; raise min_invocations to at least "
+                f"{math.ceil(100 * MIN_ERRORS_TO_BREACH / self.threshold_percent - 1e-9)}",
+            )
+        return self
+
+
+class LatencyAlarm(GuardedAlarm):
+    """Fires when the p99 of the new fleet's ModelLatency exceeds the threshold."""
 
     threshold_ms: Annotated[int, Field(ge=1, le=600_000)]
-    """p99 model latency in milliseconds above which the alarm fires (1-600000)."""
+    """p99 model latency in milliseconds above which a period breaches (1-600000)."""
 
 
 class ExtraAlarm(AlarmWindow):
@@ -394,23 +420,53 @@ class SecurityException(FrozenModel):
 MAX_ROLLBACK_ALARMS = 10  # AutoRollbackConfiguration accepts 1-10 alarms
 
 
+# The fields older files used: both counted errors whatever their share, and InvocationModelErrors counts
+# the model's 4XX answers (bad client requests) too ("SageMaker endpoint invocation metrics", SageMaker
+# Developer Guide).
+RETIRED_ALARM_FIELDS = {
+    "invocation_5xx_errors": "a count of 5XX answers fires on a handful of errors at high traffic and misses a "
+    "broken version at low traffic",
+    "model_errors": "InvocationModelErrors counts the model's 4XX answers too, so malformed client requests roll a "
+    "good release back",
+}
+
+
 class RollbackAlarms(FrozenModel):
-    """CloudWatch alarms SageMaker watches during every update; any in ALARM rolls the update back."""
+    """CloudWatch alarms SageMaker watches during every update; any in ALARM rolls the update back.
 
-    invocation_5xx_errors: CountAlarm | None = CountAlarm(threshold=5)
-    """Invocation5XXErrors (SageMaker's own 5xx responses). Default: 5 per minute, 2 of 3 minutes."""
+    The built-in alarms watch only the new fleet: SageMaker publishes endpoint metrics with an
+    EndpointConfigName dimension for the fleet that served them ("Auto-Rollback Configuration and
+    Monitoring", SageMaker Developer Guide), so neither the old fleet's trouble nor its healthy traffic
+    changes what they see.
+    """
 
-    model_errors: CountAlarm | None = CountAlarm(threshold=5)
-    """InvocationModelErrors (Triton answered with an error or not at all). Default: 5 per minute, 2 of 3."""
+    server_error_rate: ErrorRateAlarm | None = ErrorRateAlarm()
+    """Share of the new fleet's requests answered with 5XX (metric math: 100 * Invocation5XXErrors /
+    Invocations). Default: 5% of at least 40 requests, 2 of 3 one-minute periods."""
 
     model_latency_p99: LatencyAlarm | None = None
-    """p99 of ModelLatency above threshold_ms. Default: off (set a threshold from the model's SLO)."""
+    """p99 of the new fleet's ModelLatency above threshold_ms (periods of at least min_invocations requests).
+    Default: off (set a threshold from the model's SLO)."""
 
     extra: Annotated[list[ExtraAlarm], Field(max_length=MAX_ROLLBACK_ALARMS)] = []
     """Further alarms. Default none."""
 
     metric_delay_s: Annotated[int, Field(ge=0, le=600)] = 60
     """How late endpoint metrics arrive in CloudWatch, added to every detection time (0-600). Default 60."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_fields(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for retired, why in RETIRED_ALARM_FIELDS.items():
+                if retired in data:
+                    raise FieldError(
+                        retired,
+                        f"is no longer accepted: {why}; write server_error_rate (threshold_percent, "
+                        "min_invocations, period_s, datapoints, evaluation_periods) instead, e.g. "
+                        "server_error_rate: {threshold_percent: 5, min_invocations: 40}",
+                    )
+        return data
 
     @model_validator(mode="after")
     def _limits(self) -> Self:
@@ -423,7 +479,7 @@ class RollbackAlarms(FrozenModel):
 
     @property
     def count(self) -> int:
-        built_in = (self.invocation_5xx_errors, self.model_errors, self.model_latency_p99)
+        built_in = (self.server_error_rate, self.model_latency_p99)
         return sum(alarm is not None for alarm in built_in) + len(self.extra)
 
 
@@ -459,7 +515,11 @@ class EnvironmentConfig(FrozenModel):
     """Name of a file in rollout_policies/ (without .yaml) that every new version is rolled out with."""
 
     rollback_alarms: RollbackAlarms = RollbackAlarms()
-    """Alarms that roll a new version back. Default: 5xx errors and model errors."""
+    """Alarms that roll a new version back. Default: the new fleet's 5XX share."""
+
+    expected_rps: Annotated[float, Field(ge=0.01, le=100_000)] = 1.0
+    """Requests per second the endpoint normally serves (0.01-100000): what `policy explain` and `rehearse`
+    judge the rollback alarms at. Default 1."""
 
     ci: CiAccess | None = None
     """The CI deploy role (its own stack). Default null: no role is declared."""
@@ -478,6 +538,25 @@ class EnvironmentConfig(FrozenModel):
                 raise FieldError(
                     f"security_exceptions.{index}.control",
                     f"{control!r} is on in this environment, so there is nothing to except: remove the entry",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _alarms_see_the_expected_traffic(self) -> Self:
+        # A period with fewer requests than min_invocations never breaches: at the expected traffic with the
+        # whole fleet new, every guarded alarm must be able to judge a period.
+        alarms = self.rollback_alarms
+        for field, alarm in (
+            ("server_error_rate", alarms.server_error_rate),
+            ("model_latency_p99", alarms.model_latency_p99),
+        ):
+            if alarm is not None and self.expected_rps * alarm.period_s < alarm.min_invocations:
+                raise FieldError(
+                    f"rollback_alarms.{field}.min_invocations",
+                    f"at expected_rps {self.expected_rps:g} a {alarm.period_s} s period holds "
+                    f"{self.expected_rps * alarm.period_s:g} requests, fewer than min_invocations "
+                    f"({alarm.min_invocations}): the alarm could never fire; lower min_invocations or lengthen "
+                    "period_s",
                 )
         return self
 

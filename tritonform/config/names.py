@@ -119,8 +119,7 @@ def model_package_group(model_name: str) -> str:
 
 # The built-in rollback alarms: the environment's field and the kind its name ends with.
 BUILT_IN_ALARM_SUFFIXES = {
-    "invocation_5xx_errors": "5xx-errors",
-    "model_errors": "model-errors",
+    "server_error_rate": "5xx-rate",
     "model_latency_p99": "latency-p99",
 }
 

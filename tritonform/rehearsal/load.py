@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import threading
 import time
 from collections import Counter
@@ -35,6 +36,28 @@ LATE_FLOOR_S = 0.05
 class LoadRequest:
     name: str
     body: bytes
+    malformed: bool = False
+    """A bad client request: the model must refuse it (4XX), whatever version answers."""
+
+
+# An input the default model does not declare: Triton refuses the request with 400 (KServe v2 inference
+# protocol, "Inference Request JSON Object": inputs must match the model's), the way a client bug would.
+MALFORMED = LoadRequest(
+    "malformed",
+    json.dumps({"inputs": [{"name": "__not_an_input__", "shape": [1], "datatype": "FP32", "data": [0.0]}]}).encode(),
+    malformed=True,
+)
+MIX_CYCLE = 1000
+
+
+def with_bad_requests(requests: list[LoadRequest], share: float) -> list[LoadRequest]:
+    """`requests` with `share` of them replaced by malformed ones, spread evenly over a cycle of MIX_CYCLE."""
+    if share <= 0:
+        return requests
+    return [
+        MALFORMED if math.floor((index + 1) * share) > math.floor(index * share) else requests[index % len(requests)]
+        for index in range(MIX_CYCLE)
+    ]
 
 
 def kserve_body(request: SmokeRequest) -> bytes:
@@ -74,14 +97,18 @@ class LoadReport:
     statuses: Counter[int] = field(default_factory=Counter)
     late: int = 0
     """Requests skipped because they could not be sent on time (the generator or the endpoint lagged)."""
+    malformed: int = 0
+    """Bad client requests sent on purpose; they are expected to fail and are not counted in `failed`."""
+    malformed_accepted: int = 0
+    """Bad client requests the endpoint answered with 200 (the model did not refuse them)."""
 
     @property
     def succeeded(self) -> int:
-        return self.statuses.get(200, 0)
+        return self.statuses.get(200, 0) - self.malformed_accepted
 
     @property
     def failed(self) -> int:
-        return self.sent - self.succeeded
+        return self.sent - self.malformed - self.succeeded
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -89,6 +116,8 @@ class LoadReport:
             "succeeded": self.succeeded,
             "failed": self.failed,
             "late": self.late,
+            "malformed": self.malformed,
+            "malformed_accepted": self.malformed_accepted,
             "statuses": {str(status): count for status, count in sorted(self.statuses.items())},
         }
 
@@ -182,5 +211,8 @@ class LoadGenerator:
             with self.lock:
                 self.report.sent += 1
                 self.report.statuses[status] += 1
+                if request.malformed:
+                    self.report.malformed += 1
+                    self.report.malformed_accepted += status == 200
         if connection is not None:
             connection.close()

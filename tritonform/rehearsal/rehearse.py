@@ -15,20 +15,28 @@ import secrets
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import boto3
 
 from tritonform.config import ProjectLayout, load_deployments
+from tritonform.config.alarms import compile_alarms
 from tritonform.config.loader import Deployment
 from tritonform.config.pinned import pinned_repository
 from tritonform.errors import UserError
 from tritonform.localsagemaker import LocalSageMakerServer, local_sagemaker
 from tritonform.rehearsal import stage
 from tritonform.rehearsal.faults import Fault, build_candidate
-from tritonform.rehearsal.load import LoadGenerator, LoadReport, LoadRequest, requests_from_file, smoke_requests
+from tritonform.rehearsal.load import (
+    LoadGenerator,
+    LoadReport,
+    LoadRequest,
+    requests_from_file,
+    smoke_requests,
+    with_bad_requests,
+)
 from tritonform.rehearsal.verdict import Observed, Rehearsal, judge
 from tritonform.standin import moto_server
 from tritonform.triton import install
@@ -48,9 +56,12 @@ class RehearsalRequest:
     environment: str
     version: str | None
     fault: Fault | None
-    rate: float
+    rate: float | None
+    """Requests per second in model time; None: the environment's expected_rps."""
     time_scale: float
     requests_file: Path | None = None
+    bad_requests: float = 0.0
+    """Share of the requests sent malformed (a client's bug, refused with 4XX by any version)."""
 
 
 @dataclass(frozen=True)
@@ -157,14 +168,17 @@ def _traffic(repository: Path, default_model: str, requests_file: Path | None) -
 
 def rehearse(root: Path, request: RehearsalRequest, *, log_path: Path | None = None) -> Rehearsal:
     """Run the rehearsal; raise UserError for input the rehearsal cannot use."""
-    sent_per_second = request.rate * request.time_scale
+    (deployment,) = load_deployments(ProjectLayout(root), [request.environment])
+    rate = request.rate if request.rate is not None else deployment.environment.expected_rps
+    request = replace(request, rate=rate)
+    sent_per_second = rate * request.time_scale
     if sent_per_second > MAX_SENT_PER_SECOND:
+        said = f"--rate {rate:g}" if rate != deployment.environment.expected_rps else f"expected_rps {rate:g}"
         raise UserError.single(
-            f"--rate {request.rate:g} at --time-scale {request.time_scale:g} means {sent_per_second:g} requests per "
+            f"{said} at --time-scale {request.time_scale:g} means {sent_per_second:g} requests per "
             f"real second; at most {MAX_SENT_PER_SECOND:g}: lower --rate or --time-scale",
             field="--rate",
         )
-    (deployment,) = load_deployments(ProjectLayout(root), [request.environment])
     if not install.installed():
         raise UserError.single(
             "the local Triton server is not installed (scripts/bootstrap installs it): a rehearsal runs every "
@@ -174,7 +188,9 @@ def rehearse(root: Path, request: RehearsalRequest, *, log_path: Path | None = N
     with tempfile.TemporaryDirectory(prefix="tritonform-rehearse-") as scratch_name:
         scratch = Path(scratch_name)
         sources = _sources(root, deployment, request, scratch)
-        traffic = _traffic(sources.candidate, release.model_name, request.requests_file)
+        traffic = with_bad_requests(
+            _traffic(sources.candidate, release.model_name, request.requests_file), request.bad_requests
+        )
         archives = {"old": sources.old_archive, "new": stage.package_to_bytes(sources.candidate)}
         real_limit_s = (plan.total_s + PROVISIONING_S * 2 + 600) / request.time_scale + SLACK_REAL_S
         with (
@@ -201,9 +217,10 @@ def rehearse(root: Path, request: RehearsalRequest, *, log_path: Path | None = N
     return judge(
         deployment,
         request.fault,
-        request.rate,
+        rate,
         request.time_scale,
         observed,
+        bad_requests=request.bad_requests,
         old=sources.old_said,
         candidate=sources.candidate_said,
         instance_type=stage.INSTANCE_TYPE,
@@ -224,20 +241,22 @@ def _run(
     sagemaker, s3, cloudwatch = clients["sagemaker"], clients["s3"], clients["cloudwatch"]
     bucket, endpoint = env.artifacts.bucket, env.endpoint.name
     stage.create_bucket(s3, bucket, env.region)
-    alarms = stage.alarm_definitions(env)
+    names = {which: f"{endpoint}-rehearsal-{which}" for which in archives}
+    # The alarms watch the candidate's fleet, as the stack's watch the release's configuration.
+    alarms = stage.alarm_definitions(compile_alarms(env, names["new"]))
     for alarm in alarms:
         cloudwatch.put_metric_alarm(**alarm)
-    names = {}
     for which, archive in archives.items():
         names[which] = stage.create_version(
             sagemaker,
             s3,
             bucket=bucket,
-            name=f"{endpoint}-rehearsal-{which}",
+            name=names[which],
             archive=archive,
             image=release.triton_image.uri,
             default_model=release.model_name,
             instances=plan.fleet,
+            variant=env.endpoint.variant_name,
         )
     deadline = time.monotonic() + real_limit_s
     sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=names["old"])
@@ -250,7 +269,7 @@ def _run(
         server.url,
         endpoint,
         traffic,
-        rate=request.rate * request.time_scale,
+        rate=(request.rate or env.expected_rps) * request.time_scale,
         max_requests=10_000_000,
         max_seconds=real_limit_s,
     )

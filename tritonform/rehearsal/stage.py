@@ -1,7 +1,8 @@
 """What a rehearsal creates in the stand-ins: the bucket, the rollback alarms, the two versions.
 
-The alarms are the environment's synthesized aws_cloudwatch_metric_alarm resources as the API takes them
-(tritonform/constructs/rollback_alarms.py declares them; PutMetricAlarm, CloudWatch API Reference), and the
+The alarms are the environment's compiled rollback alarms (tritonform/config/alarms.py, which the stack's
+aws_cloudwatch_metric_alarm resources declare) as PutMetricAlarm takes them (Metrics, CloudWatch API
+Reference), watching the candidate's configuration, and the
 DeploymentConfig is the environment's compiled one (UpdateEndpoint, SageMaker API Reference).
 """
 
@@ -11,73 +12,57 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tritonform.config.environment import CountAlarm, EnvironmentConfig, ExtraAlarm, LatencyAlarm
-from tritonform.config.names import named_rollback_alarms
+from tritonform.config.alarms import CompiledAlarm
 from tritonform.config.rollout import CompiledDeployment, SizeSetting
 from tritonform.release.package import write_archive
 
-SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 VARIANT = "AllTraffic"
 # Choice: moto checks instance types against its own list; the stand-in runs one local Triton server for a
 # variant whatever its type, so a type moto accepts stands for the environment's.
 INSTANCE_TYPE = "ml.g4dn.xlarge"
 ROLE = "arn:aws:iam::123456789012:role/tritonform-rehearsal"
 DEFAULT_MODEL_ENV = "SAGEMAKER_TRITON_DEFAULT_MODEL_NAME"
-# The built-in alarms' metrics, as the construct maps the environment's fields onto SageMaker's metrics.
-COUNT_METRICS = {"5xx-errors": "Invocation5XXErrors", "model-errors": "InvocationModelErrors"}
 
 
-def alarm_definitions(env: EnvironmentConfig) -> list[dict[str, Any]]:
-    """PutMetricAlarm parameters for every rollback alarm, as the environment's stack declares them."""
-    dimensions = [{"Name": "EndpointName", "Value": env.endpoint.name}, {"Name": "VariantName", "Value": VARIANT}]
-    definitions: list[dict[str, Any]] = []
-    for name, window in named_rollback_alarms(env):
-        common: dict[str, Any] = {
-            "AlarmName": name,
-            "Period": window.period_s,
-            "EvaluationPeriods": window.evaluation_periods,
-            "DatapointsToAlarm": window.datapoints,
-            "TreatMissingData": "notBreaching",
+def _query(alarm: CompiledAlarm) -> list[dict[str, Any]]:
+    queries: list[dict[str, Any]] = [
+        {
+            "Id": metric.id,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": metric.namespace,
+                    "MetricName": metric.metric_name,
+                    "Dimensions": [{"Name": name, "Value": value} for name, value in metric.dimensions],
+                },
+                "Period": alarm.period_s,
+                "Stat": metric.stat,
+            },
+            "ReturnData": metric.id == alarm.returned_id,
         }
-        if isinstance(window, ExtraAlarm):
-            percentile = window.statistic.startswith("p")
-            definitions.append(
-                {
-                    **common,
-                    "Namespace": window.namespace,
-                    "MetricName": window.metric_name,
-                    **({"Dimensions": dimensions} if window.endpoint_dimensions else {}),
-                    **({"ExtendedStatistic": window.statistic} if percentile else {"Statistic": window.statistic}),
-                    "ComparisonOperator": window.comparison,
-                    "Threshold": float(window.threshold),
-                }
-            )
-        elif isinstance(window, LatencyAlarm):
-            definitions.append(
-                {
-                    **common,
-                    "Namespace": SAGEMAKER_NAMESPACE,
-                    "MetricName": "ModelLatency",
-                    "Dimensions": dimensions,
-                    "ExtendedStatistic": "p99",
-                    "ComparisonOperator": "GreaterThanThreshold",
-                    "Threshold": float(window.threshold_ms * 1000),
-                }
-            )
-        elif isinstance(window, CountAlarm):
-            suffix = name.rsplit("-rollback-", 1)[1]
-            definitions.append(
-                {
-                    **common,
-                    "Namespace": SAGEMAKER_NAMESPACE,
-                    "MetricName": COUNT_METRICS[suffix],
-                    "Dimensions": dimensions,
-                    "Statistic": "Sum",
-                    "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-                    "Threshold": float(window.threshold),
-                }
-            )
-    return definitions
+        for metric in alarm.metrics
+    ]
+    if alarm.expression is not None:
+        queries.append(
+            {"Id": alarm.returned_id, "Expression": alarm.expression, "Label": alarm.kind, "ReturnData": True}
+        )
+    return queries
+
+
+def alarm_definitions(alarms: list[CompiledAlarm]) -> list[dict[str, Any]]:
+    """PutMetricAlarm parameters for the compiled rollback alarms, as the environment's stack declares them."""
+    return [
+        {
+            "AlarmName": alarm.name,
+            "AlarmDescription": alarm.description,
+            "Metrics": _query(alarm),
+            "ComparisonOperator": alarm.comparison,
+            "Threshold": alarm.threshold,
+            "EvaluationPeriods": alarm.evaluation_periods,
+            "DatapointsToAlarm": alarm.datapoints,
+            "TreatMissingData": alarm.treat_missing_data,
+        }
+        for alarm in alarms
+    ]
 
 
 def _size(setting: SizeSetting) -> dict[str, Any]:
@@ -129,7 +114,16 @@ def create_bucket(s3: Any, bucket: str, region: str) -> None:
 
 
 def create_version(
-    sagemaker: Any, s3: Any, *, bucket: str, name: str, archive: bytes, image: str, default_model: str, instances: int
+    sagemaker: Any,
+    s3: Any,
+    *,
+    bucket: str,
+    name: str,
+    archive: bytes,
+    image: str,
+    default_model: str,
+    instances: int,
+    variant: str = VARIANT,
 ) -> str:
     """Upload the archive; CreateModel and CreateEndpointConfig named `name`; return the configuration."""
     key = f"rehearsal/{name}/model.tar.gz"
@@ -147,7 +141,7 @@ def create_version(
         EndpointConfigName=name,
         ProductionVariants=[
             {
-                "VariantName": VARIANT,
+                "VariantName": variant,
                 "ModelName": name,
                 "InitialInstanceCount": instances,
                 "InstanceType": INSTANCE_TYPE,

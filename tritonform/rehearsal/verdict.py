@@ -7,19 +7,16 @@ ends); a candidate whose models cannot load never takes traffic.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tritonform.config.environment import CountAlarm, LatencyAlarm
+from tritonform.config.alarms import Detection, compile_alarms, detect, first_share
 from tritonform.config.loader import Deployment
-from tritonform.config.names import alarm_name, named_rollback_alarms
-from tritonform.config.rollout import CanaryPolicy
+from tritonform.config.names import configuration_name
 from tritonform.rehearsal.faults import Fault
 from tritonform.rehearsal.load import LoadReport
 
 Outcome = Literal["completed", "rolled-back", "failed"]
-COUNT_SUFFIXES = ("5xx-errors", "model-errors")
 
 
 @dataclass(frozen=True)
@@ -56,6 +53,9 @@ class Rehearsal:
     time_scale: float
     instance_type: str
     load: dict[str, object]
+    bad_requests: float = 0.0
+    detection: tuple[Detection, ...] = ()
+    """What each alarm catches at this rate on the first step, as `policy explain` computes it."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -78,8 +78,25 @@ class Rehearsal:
                 "back_on_old_at_s": self.back_on_old_at_s,
             },
             "took_all_traffic": self.took_all_traffic,
+            "bad_requests": self.bad_requests,
+            "detection": [_detection_dict(detection) for detection in self.detection],
             "load": self.load,
         }
+
+
+def _detection_dict(detection: Detection) -> dict[str, Any]:
+    return {
+        "alarm": detection.alarm.name,
+        "kind": detection.alarm.kind,
+        "rps": detection.rps,
+        "share": detection.share,
+        "requests_per_period": detection.requests_per_period,
+        "sees_traffic": detection.sees_traffic,
+        "smallest_error_rate": detection.smallest_error_rate,
+        "slow_requests_needed": detection.slow_requests_needed,
+        "earliest_s": detection.earliest_s,
+        "latest_s": detection.latest_s,
+    }
 
 
 def _outcome(observed: Observed) -> Outcome:
@@ -112,9 +129,10 @@ def _predicted(deployment: Deployment) -> list[dict[str, Any]]:
     return rows
 
 
-def _promise(deployment: Deployment, fault: Fault | None) -> str:
+def _promise(deployment: Deployment, fault: Fault | None, bad_requests: float) -> str:
     if fault is None:
-        return "a healthy candidate completes with no rollback"
+        clients = f", with {bad_requests:.0%} malformed client requests in the traffic" if bad_requests else ""
+        return f"a healthy candidate completes with no rollback{clients}"
     if fault.kind == "load-failure":
         return "a candidate whose models cannot load never takes traffic"
     steps = deployment.rollout.steps
@@ -134,72 +152,65 @@ def _kept(deployment: Deployment, fault: Fault | None, outcome: Outcome, took_al
     return outcome == "rolled-back" and not took_all
 
 
-def _first_share(deployment: Deployment) -> float:
-    """The share of traffic the first step moves: a canary's instances of the fleet (the stand-in routes by
-    instance count), else the step's percentage."""
-    plan = deployment.rollout
-    if not plan.steps:
-        return 1.0
-    if isinstance(plan.policy, CanaryPolicy):
-        return plan.policy.canary.instances_of(plan.fleet) / plan.fleet
-    return plan.steps[0].new_traffic_percent / 100
+def detections(deployment: Deployment, rate: float) -> list[Detection]:
+    """What each rollback alarm catches at `rate` on the rollout's first step: the numbers `policy explain`
+    prints, from the same compiled alarms."""
+    env = deployment.environment
+    alarms = compile_alarms(env, configuration_name(env, deployment.release))
+    share = first_share(deployment.rollout)
+    return [detect(alarm, rate, share, env.rollback_alarms.metric_delay_s) for alarm in alarms]
+
+
+def _quiet(detection: Detection, rate: float) -> str:
+    alarm = detection.alarm
+    return (
+        f"the {alarm.kind} alarm ({alarm.name}) sees {detection.requests_per_period:g} requests a period on the "
+        f"first step's {detection.share:.0%} of {rate:g} requests/s, fewer than its min_invocations "
+        f"({alarm.min_invocations}): lower min_invocations, lengthen period_s, or move more traffic in the first step"
+    )
 
 
 def _error_rate_needs(deployment: Deployment, fault: Fault, rate: float) -> list[str]:
-    """What the error-count alarms would need to see this error rate on the first step.
-
-    A Python model's TritonError reaches the caller as HTTP 500 from Triton, which SageMaker counts in
-    Invocation5XXErrors and in InvocationModelErrors ("SageMaker endpoint invocation metrics", SageMaker
-    Developer Guide): either count alarm can catch it."""
-    env = deployment.environment
-    share = _first_share(deployment)
-    counting = [
-        (name, window)
-        for name, window in named_rollback_alarms(env)
-        if isinstance(window, CountAlarm) and name.rsplit("-rollback-", 1)[1] in COUNT_SUFFIXES
-    ]
-    period = min((window.period_s for _, window in counting), default=60)
-    per_period = fault.value * rate * share * period
-    needed = math.floor(per_period + 1e-9)
+    """What the 5XX-rate alarms would need to catch this error rate on the first step. A Python model's
+    TritonError reaches the caller as HTTP 500 from Triton, which SageMaker counts in Invocation5XXErrors
+    ("SageMaker endpoint invocation metrics", SageMaker Developer Guide)."""
+    found = [d for d in detections(deployment, rate) if d.alarm.kind == "server-error-rate"]
     seen = f"error-rate {fault.value:g} at {rate:g} requests/s"
-    there = f"the first step's {share:.0%} of traffic fails about {per_period:.1f} requests per {period} s"
-    if needed < 1:
-        return [
-            f"{there}: no count threshold catches {seen} in {period} s periods; send more traffic (--rate), "
-            "lengthen the alarms' period_s, or move more traffic in the first step"
-        ]
-    if not counting:
-        return [f"{there}; add rollback_alarms.model_errors with threshold <= {needed} to catch {seen}"]
-    if all(window.threshold > needed for _, window in counting):
-        name, window = min(counting, key=lambda item: (item[1].threshold, not item[0].endswith("model-errors")))
-        suffix = name.rsplit("-rollback-", 1)[1]
-        return [
-            f"the {suffix} alarm ({name}) needs a threshold <= {needed} per {window.period_s} s to catch {seen} "
-            f"({there}); it has {window.threshold}",
-            *_bake_needs(deployment),
-        ]
-    return _bake_needs(deployment)
+    if not found:
+        return [f"no alarm watches the 5XX share: add rollback_alarms.server_error_rate with threshold_percent <= "
+                f"{fault.value * 100:g} to catch {seen}"]  # fmt: skip
+    lines: list[str] = []
+    for detection in found:
+        if not detection.sees_traffic:
+            lines.append(_quiet(detection, rate))
+        elif detection.smallest_error_rate is None or detection.smallest_error_rate > fault.value + 1e-9:
+            smallest = "nothing" if detection.smallest_error_rate is None else f"{detection.smallest_error_rate:.1%}"
+            lines.append(
+                f"the {detection.alarm.kind} alarm ({detection.alarm.name}) catches a 5XX share of {smallest} or more "
+                f"at {rate:g} requests/s; to catch {seen} it needs threshold_percent <= {fault.value * 100:g} "
+                f"(it has {detection.alarm.threshold:g})"
+            )
+    return lines if len(lines) == len(found) else _bake_needs(deployment)
 
 
-def _latency_needs(deployment: Deployment, fault: Fault) -> list[str]:
-    env = deployment.environment
-    latency = env.rollback_alarms.model_latency_p99
-    share = _first_share(deployment)
+def _latency_needs(deployment: Deployment, fault: Fault, rate: float) -> list[str]:
+    found = [d for d in detections(deployment, rate) if d.alarm.kind == "latency-p99"]
     added = int(fault.value)
-    if not isinstance(latency, LatencyAlarm):
+    if not found:
         return [
             f"no alarm watches ModelLatency: add rollback_alarms.model_latency_p99 with threshold_ms below "
             f"{added} (the fault adds {added} ms to every request of the candidate)"
         ]
     lines = []
-    if latency.threshold_ms >= added:
-        lines.append(
-            f"the latency-p99 alarm ({alarm_name(env.endpoint.name, 'latency-p99')}) needs threshold_ms "
-            f"< {added} to catch latency-ms={added}; it has {latency.threshold_ms}"
-        )
-    if share <= 0.01:
-        lines.append(f"the first step moves {share:.1%} of traffic: a p99 sees a slow share only above 1%")
-    return lines + _bake_needs(deployment)
+    for detection in found:
+        if not detection.sees_traffic:
+            lines.append(_quiet(detection, rate))
+        elif detection.alarm.threshold >= added:
+            lines.append(
+                f"the latency-p99 alarm ({detection.alarm.name}) needs threshold_ms < {added} to catch "
+                f"latency-ms={added}; it has {detection.alarm.threshold:g}"
+            )
+    return lines if len(lines) == len(found) else _bake_needs(deployment)
 
 
 def _bake_needs(deployment: Deployment) -> list[str]:
@@ -230,7 +241,7 @@ def _why(deployment: Deployment, fault: Fault | None, rate: float, time_scale: f
     if fault.kind == "error-rate":
         found = _error_rate_needs(deployment, fault, rate)
     elif fault.kind == "latency-ms":
-        found = _latency_needs(deployment, fault)
+        found = _latency_needs(deployment, fault, rate)
     else:
         found = []
     return found or [f"the rollback alarms did not stop {fault.describe()} at {rate:g} requests/s in time"]
@@ -258,6 +269,7 @@ def judge(
     old: str,
     candidate: str,
     instance_type: str,
+    bad_requests: float = 0.0,
 ) -> Rehearsal:
     outcome = _outcome(observed)
     took_all = any(e["new_share"] >= 1.0 for e in observed.timeline if e["status"] in {"Updating", "InService"})
@@ -266,7 +278,7 @@ def judge(
         environment=deployment.environment.name,
         outcome=outcome,
         as_promised=kept,
-        promise=_promise(deployment, fault),
+        promise=_promise(deployment, fault, bad_requests),
         why=[] if kept else _why(deployment, fault, rate, time_scale, observed),
         predicted=_predicted(deployment),
         observed=observed.timeline,
@@ -281,4 +293,6 @@ def judge(
         time_scale=time_scale,
         instance_type=instance_type,
         load=observed.load.as_dict(),
+        bad_requests=bad_requests,
+        detection=tuple(detections(deployment, rate)),
     )

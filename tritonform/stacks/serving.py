@@ -9,8 +9,10 @@ from constructs import Construct
 from pydantic import Field, model_validator
 
 from tritonform.config import EnvironmentConfig, ReleaseConfig
+from tritonform.config.alarms import compile_alarms
 from tritonform.config.hardening import SECURITY_EXCEPTIONS_OUTPUT, security_exceptions_output
 from tritonform.config.names import (
+    configuration_name,
     execution_role_name,
     image_repository_arn,
     key_alias,
@@ -163,9 +165,7 @@ class ServingStack(TerraformStack):
         self.rollback_alarms = RollbackAlarms(
             self,
             "rollback-alarms",
-            RollbackAlarmsProps(
-                endpoint_name=env.endpoint.name, variant_name=env.endpoint.variant_name, alarms=env.rollback_alarms
-            ),
+            RollbackAlarmsProps(alarms=compile_alarms(env, configuration_name(env, release))),
         )
         self.endpoint = TritonEndpoint(
             self,
