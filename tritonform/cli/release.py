@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tritonform.cli.common import EXIT_NOT_VALID, EXIT_OK, Parser
+from tritonform.cli.compare import add_compare
 from tritonform.cli.paths import input_directory, output_directory
 from tritonform.config import ProjectLayout
 from tritonform.config.loader import load_environment
@@ -70,6 +71,7 @@ def add_release(commands: Commands) -> None:
     promote.add_argument("--accept-breaking", metavar="REASON", default=None, help="let a breaking change of the "
                          "inference contract through, for this reason (recorded in the history)")  # fmt: skip
     promote.set_defaults(handler=promote_version)
+    add_compare(release_commands)
     rollback = release_commands.add_parser("rollback", help="re-attach the previous release")
     rollback.add_argument("--env", required=True, help="environment")
     rollback.add_argument("--to", dest="to_version", default=None, help="version id or sha256 (default: previous)")

@@ -13,6 +13,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from tritonform.config.compare import CompareSettings
 from tritonform.config.instances import GPU_INSTANCES, GpuInstance, explain_not_gpu
 from tritonform.documents import FieldError, FrozenModel
 
@@ -523,6 +524,9 @@ class EnvironmentConfig(FrozenModel):
 
     ci: CiAccess | None = None
     """The CI deploy role (its own stack). Default null: no role is declared."""
+
+    release_compare: CompareSettings = CompareSettings()
+    """What `tritonform release compare` allows a candidate: output tolerances and a latency budget."""
 
     security_exceptions: Annotated[list[SecurityException], Field(max_length=5)] = []
     """Hardening controls turned off on purpose, each with a reason, an approver and a ticket. Prod needs

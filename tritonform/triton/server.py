@@ -226,6 +226,13 @@ def _local_copy(report: RepositoryReport, destination: Path, result: ServerResul
     return runnable
 
 
+def local_copy(report: RepositoryReport, destination: Path) -> tuple[list[str], ServerResult]:
+    """The models the local server can run, copied into `destination` (GPU groups moved to the CPU), in an
+    order they can be loaded in; the result says what runs differently here and what cannot run."""
+    result = ServerResult()
+    return _local_copy(report, destination, result), result
+
+
 # --- asking the server ---------------------------------------------------------------------------------
 
 _NUMPY_TYPES = {"BOOL": np.bool_, "UINT8": np.uint8, "UINT16": np.uint16, "UINT32": np.uint32, "UINT64": np.uint64,
