@@ -3,6 +3,9 @@
 Every statement names the resources of one environment. Where an API supports no resource-level
 permission (the Describe/List calls below, kms:CreateKey) the statement says so in its sid and, where IAM
 allows, narrows it with a condition instead.
+
+Long because the action lists are spelled out, each beside the reason it is granted: one place to review
+everything CI may do.
 """
 
 from __future__ import annotations
