@@ -1,7 +1,8 @@
 """The HTTP front of the local SageMaker: SageMaker's JSON 1.1 protocol on 127.0.0.1.
 
 A request is `POST /` with `X-Amz-Target: SageMaker.<Operation>` and a JSON body (AWS JSON 1.1 protocol,
-as boto3's and the Go SDK's SageMaker clients send it). The endpoint operations are answered here; every
+as boto3's and the Go SDK's SageMaker clients send it). The endpoint operations are answered here, and
+Application Auto Scaling's tag operations (`AnyScaleFrontendService.<Operation>`, see autoscaling.py); every
 other request, of any service, is forwarded unchanged to the moto server and its answer returned
 unchanged, so models, endpoint configurations, S3, CloudWatch and Application Auto Scaling live in moto.
 """
@@ -16,7 +17,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
-from tritonform.localsagemaker import runtime
+from tritonform.localsagemaker import autoscaling, runtime
 from tritonform.localsagemaker.api import ApiError
 from tritonform.localsagemaker.service import LocalSageMaker
 
@@ -75,6 +76,9 @@ class Handler(BaseHTTPRequestHandler):
             self._send(reply.status, reply.body, reply.headers)
             return
         target = self.headers.get("X-Amz-Target", "")
+        if target.startswith(autoscaling.TARGET_PREFIX):
+            self._autoscaling(target.removeprefix(autoscaling.TARGET_PREFIX), body)
+            return
         operation = target.removeprefix(TARGET_PREFIX) if target.startswith(TARGET_PREFIX) else ""
         service = self.server.sagemaker
         handler = service.operations().get(operation)
@@ -109,6 +113,40 @@ class Handler(BaseHTTPRequestHandler):
         self._send(err.status, err.body(), [("Content-Type", "application/x-amz-json-1.1"),
                                             ("x-amzn-ErrorType", err.code)])  # fmt: skip
 
+    def _autoscaling(self, operation: str, body: bytes) -> None:
+        """Application Auto Scaling: the tag operations answered here, the rest forwarded (autoscaling.py)."""
+        if operation not in autoscaling.TAG_OPERATIONS | autoscaling.WATCHED_OPERATIONS:
+            self._forward(body)
+            return
+        tags, region = self.server.scaling_tags, region_of(self.headers.get("Authorization"))
+        try:
+            parsed = json.loads(body or b"{}")
+            request = parsed if isinstance(parsed, dict) else {}
+        except ValueError:
+            request = {}
+        try:
+            if operation in autoscaling.TAG_OPERATIONS:
+                self._json(200, tags.answer(operation, request))
+                return
+            arn = tags.target_arn(region, request) if operation == "DeregisterScalableTarget" else None
+            relayed = self._relay(body)
+            if relayed is None:
+                return
+            status, headers, answer = relayed
+            if status == 200 and operation == "RegisterScalableTarget":
+                registered = json.loads(answer or b"{}")
+                tags.registered(request, registered if isinstance(registered, dict) else {})
+            elif status == 200:
+                tags.deregistered(region, request, arn)
+        except ApiError as err:
+            self._error(err)
+            return
+        except Exception as err:  # answered as AWS answers its own failures, and logged
+            LOG.exception("%s failed", operation)
+            self._error(ApiError("InternalFailure", f"{type(err).__name__}: {err}", 500))
+            return
+        self._send(status, answer, [(k, v) for k, v in headers if k.lower() != "content-length"])
+
     def do_GET(self) -> None:
         if self.path.startswith(TIMELINE_ROUTE):
             # Not an AWS operation: the stand-in's record of the last operation on an endpoint, for tests.
@@ -134,6 +172,23 @@ class Handler(BaseHTTPRequestHandler):
 
     def _forward(self, body: bytes) -> None:
         """Send the request to moto as it came (method, path, headers, body) and its answer back as it came."""
+        relayed = self._relay(body)
+        if relayed is None:
+            return
+        status, headers, answer = relayed
+        if self.command == "HEAD":  # no body; the Content-Length is the one moto gave
+            self.send_response(status)
+            for key, value in headers:
+                self.send_header(key, value)
+            self.send_header("Connection", "close")
+            self.close_connection = True
+            self.end_headers()
+            return
+        self._send(status, answer, [(k, v) for k, v in headers if k.lower() != "content-length"])
+
+    def _relay(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes] | None:
+        """moto's answer to the request as it came: status, headers (hop-by-hop ones left out, but the
+        Content-Length), body; None once a 503 has been answered because moto did not answer."""
         moto = urlparse(self.server.moto_url)
         connection = http.client.HTTPConnection(moto.hostname or "127.0.0.1", moto.port, timeout=FORWARD_TIMEOUT_S)
         try:
@@ -145,22 +200,13 @@ class Handler(BaseHTTPRequestHandler):
             connection.endheaders(body)
             response = connection.getresponse()
             answer = response.read()
-            headers = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP]
+            headers = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP - {"content-length"}]
         except OSError as err:
             self._error(ApiError("ServiceUnavailable", f"the moto server did not answer: {err}", 503))
-            return
+            return None
         finally:
             connection.close()
-        if self.command == "HEAD":  # no body; the Content-Length is the one moto gave
-            self.send_response(response.status)
-            for key, value in response.getheaders():
-                if key.lower() not in HOP_BY_HOP - {"content-length"}:
-                    self.send_header(key, value)
-            self.send_header("Connection", "close")
-            self.close_connection = True
-            self.end_headers()
-            return
-        self._send(response.status, answer, headers)
+        return response.status, headers, answer
 
 
 class LocalServer(ThreadingHTTPServer):
@@ -170,6 +216,7 @@ class LocalServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), Handler)
         self.moto_url = moto_url
         self.sagemaker = sagemaker
+        self.scaling_tags = autoscaling.ScalingTags(sagemaker.backing)
 
 
 def serve(server: LocalServer, lifetime_s: float) -> None:

@@ -44,6 +44,7 @@ ENDPOINT = "aws_sagemaker_endpoint"
 CONFIGURATION = "aws_sagemaker_endpoint_configuration"
 MODEL = "aws_sagemaker_model"
 ALARM = "aws_cloudwatch_metric_alarm"
+SCALABLE_TARGET = "aws_appautoscaling_target"
 RESOURCE_GROUPS = {
     "autoscaling": ("aws_appautoscaling_target", "aws_appautoscaling_policy"),
     "IAM": ("aws_iam_role", "aws_iam_role_policy"),
@@ -88,6 +89,7 @@ def review_environment(
     weakenings = _weakenings(concerns, plan.effective)
     alarm_changes, unwatched = _alarms(concerns, plan)
     instance_changes = _instance_changes(concerns, deployment, plan)
+    _instance_type_of_a_scaled_variant(concerns, plan)
     groups = _resource_groups(concerns, plan)
     hardening_off = _hardening(concerns, deployment, plan)
     if findings:
@@ -236,6 +238,29 @@ def _instance_changes(concerns: list[str], deployment: Deployment, plan: Plan) -
         found.append(InstanceChange(old_count, str(old_type), new_count, str(new_type), monthly,
                                     price_table()["currency"]))  # fmt: skip
     return tuple(found)
+
+
+def _instance_type_of_a_scaled_variant(concerns: list[str], plan: Plan) -> None:
+    """SageMaker refuses an update that changes the instance type of a variant registered as a scalable target
+    ("Update endpoints that use auto scaling", SageMaker Developer Guide): say so, with the procedure."""
+    registered = {
+        str(change.before.get("resource_id"))
+        for change in plan.changes
+        if change.type == SCALABLE_TARGET and change.before and change.action != "delete"
+    }
+    for change in plan.of_type(CONFIGURATION):
+        before, after = _variant(change.before), _variant(change.after)
+        old, new, variant = before.get("instance_type"), after.get("instance_type"), before.get("variant_name")
+        if change.action != "replace" or not old or old == new:
+            continue
+        if any(resource_id.endswith(f"/variant/{variant}") for resource_id in registered):
+            concerns.append(
+                f"the instance type of variant {variant} changes ({old} -> {new}) while it is registered for "
+                "autoscaling, and SageMaker refuses that update: deregister its scalable target first (which "
+                "deletes its scaling policies), then apply, which registers them again after the endpoint; if the "
+                'apply fails, register the old target again (README: "Instance-type changes of an autoscaled '
+                'endpoint")'
+            )
 
 
 def _count(value: JsonValue) -> int | None:

@@ -43,10 +43,13 @@ from tritonform.standin import STAND_IN_URL
 STAND_IN_SERVICES = ("s3", "sagemaker", "iam", "kms", "cloudwatch", "applicationautoscaling", "sts", "ecr", "logs")
 # What a local AWS stand-in (moto) cannot create, with the reason; left out of stand-in stacks and named.
 NOT_ON_STAND_IN = {
-    "aws_appautoscaling_target, aws_appautoscaling_policy": "moto does not implement Application Auto Scaling's "
-    "ListTagsForResource, which the provider calls after creating a scalable target",
     "aws_s3_bucket_policy (deny plain HTTP)": "moto ignores policy conditions, so the TLS-only deny would refuse "
     "every request",
+}
+# What moto alone cannot create but moto behind the local SageMaker can: left out of stand-in stacks without one.
+NOT_ON_MOTO_ALONE = {
+    "aws_appautoscaling_target, aws_appautoscaling_policy": "moto does not implement Application Auto Scaling's "
+    "ListTagsForResource, which the provider calls after creating a scalable target (the local SageMaker answers it)",
 }
 
 
@@ -182,7 +185,7 @@ class ServingStack(TerraformStack):
         )
 
         self.autoscaling: EndpointAutoscaling | None = None
-        if env.autoscaling is not None and not stand_in:
+        if env.autoscaling is not None and (not stand_in or props.sagemaker_endpoint is not None):
             self.autoscaling = EndpointAutoscaling(
                 self,
                 "autoscaling",
@@ -213,5 +216,7 @@ class ServingStack(TerraformStack):
         )
 
     def _endpoints(self, stand_in: str) -> dict[str, str]:
-        """Every service at the stand-in; SageMaker at the local SageMaker when one is given."""
-        return {**dict.fromkeys(STAND_IN_SERVICES, stand_in), "sagemaker": self.props.sagemaker_endpoint or stand_in}
+        """Every service at the stand-in; SageMaker and Application Auto Scaling (whose tag operations it answers)
+        at the local SageMaker when one is given."""
+        local = self.props.sagemaker_endpoint or stand_in
+        return {**dict.fromkeys(STAND_IN_SERVICES, stand_in), "sagemaker": local, "applicationautoscaling": local}
