@@ -162,12 +162,16 @@ def test_an_endpoint_whose_first_version_cannot_load_fails(stand: Stand) -> None
         answered_version(runtime(stand), "doomed")
 
 
-def metric_sum(stand: Stand, endpoint: str, metric: str, statistic: str = "Sum") -> float:
-    """A metric's statistic over a window wide enough for the stand-in's model time (it runs ahead)."""
+def metric_sum(stand: Stand, endpoint: str, metric: str, statistic: str = "Sum", *, config: str) -> float:
+    """A metric's statistic over a window wide enough for the stand-in's model time (it runs ahead), for the
+    fleet that runs `config`. Asked with all three dimensions: moto 5.2.5 matches a query's dimensions as a
+    subset (CloudWatch matches the exact set), so an EndpointName+VariantName query would also sum the
+    EndpointConfigName series the stand-in publishes beside it."""
     now = datetime.now(UTC)
+    dimensions = {"EndpointConfigName": config, "EndpointName": endpoint, "VariantName": "AllTraffic"}
     answer = stand.cloudwatch.get_metric_statistics(
         Namespace="AWS/SageMaker", MetricName=metric, Period=86400, Statistics=[statistic],
-        Dimensions=[{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": "AllTraffic"}],
+        Dimensions=[{"Name": name, "Value": value} for name, value in dimensions.items()],
         StartTime=now - timedelta(days=1), EndTime=now + timedelta(days=30),
     )  # fmt: skip
     return float(sum(point[statistic] for point in answer["Datapoints"]))
@@ -182,14 +186,16 @@ def test_every_invocation_is_counted_in_the_endpoint_metrics(stand: Stand) -> No
     with pytest.raises(ClientError):
         answered_version(client, "counted", input_name="WRONG")
     deadline = time.monotonic() + 10
-    while metric_sum(stand, "counted", "Invocations") < 4 and time.monotonic() < deadline:
+    fleet = {"config": "counted-v1"}
+    while metric_sum(stand, "counted", "Invocations", **fleet) < 4 and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert metric_sum(stand, "counted", "Invocations") == 4
-    assert metric_sum(stand, "counted", "Invocation4XXErrors") == 1
-    assert metric_sum(stand, "counted", "InvocationModelErrors") == 1
-    assert metric_sum(stand, "counted", "Invocation5XXErrors") == 0
-    assert metric_sum(stand, "counted", "ModelLatency", "SampleCount") == 4
-    assert metric_sum(stand, "counted", "ModelLatency", "Minimum") > 0  # microseconds, never zero
+    time.sleep(0.5)  # the stand-in flushes every 5 model seconds: nothing more may come
+    assert metric_sum(stand, "counted", "Invocations", **fleet) == 4
+    assert metric_sum(stand, "counted", "Invocation4XXErrors", **fleet) == 1
+    assert metric_sum(stand, "counted", "InvocationModelErrors", **fleet) == 1
+    assert metric_sum(stand, "counted", "Invocation5XXErrors", **fleet) == 0
+    assert metric_sum(stand, "counted", "ModelLatency", "SampleCount", **fleet) == 4
+    assert metric_sum(stand, "counted", "ModelLatency", "Minimum", **fleet) > 0  # microseconds, never zero
 
 
 def test_an_erring_canary_trips_its_alarm_from_real_metrics_and_is_rolled_back(stand: Stand) -> None:
