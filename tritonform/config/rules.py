@@ -66,6 +66,15 @@ RULES: list[Rule] = [
         "version can be caught",
         lambda _env, _plan: None,  # decided in rollout.plan_rollout, which knows the timeline
     ),
+    Rule(
+        "within-terraforms-wait",
+        frozenset({"dev", "staging", "prod"}),
+        "problem",
+        "the Terraform AWS provider waits at most 60 minutes for an endpoint update and then fails the apply while "
+        "SageMaker carries on; a worst-case timeline over 3000 s (600 s kept for launching instances and pulling "
+        "the image) would report a failure for an update that may still complete",
+        lambda _env, _plan: None,  # decided in rollout.plan_rollout, which knows the timeline
+    ),
 ]
 
 
