@@ -29,6 +29,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tritonform.config.environment import EnvironmentConfig
+from tritonform.errors import UserError
 from tritonform.release import aws
 
 NAMESPACE = "sagemaker"
@@ -104,9 +105,10 @@ def live_instance_type(sagemaker: Any, endpoint_name: str, variant_name: str) ->
     try:
         endpoint = sagemaker.describe_endpoint(EndpointName=endpoint_name)
     except ClientError as err:
-        if aws.error_code(err) == "ValidationException" and "Could not find" in str(err):
-            return None
-        raise
+        message = str(err.response.get("Error", {}).get("Message", err))
+        if aws.error_code(err) == "ValidationException" and "Could not find endpoint" in message:
+            return None  # the first deploy creates it: nothing is registered yet
+        raise UserError.single(f"describe the endpoint {endpoint_name}: {aws.error_code(err)}: {message}") from None
     configuration = aws.call(
         f"read the configuration of {endpoint_name}",
         lambda: sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"]),
