@@ -13,8 +13,9 @@ them again with the environment's settings. If the apply fails, or leaves the va
 recorded target and policies are registered again: the endpoint then still runs the old instance type and
 keeps scaling as before.
 
-    with instance_type_change(env) as change:
-        applied = run_terraform_apply(...)
+    with instance_type_change(env) as change:   # around the plan too: a plan made before the deregistration
+        planned = terraform_plan(...)             # would not create the target again
+        applied = terraform_apply(planned)
         if not applied.ok:
             change.apply_failed()
 """
@@ -41,14 +42,6 @@ POLICY_SETTINGS = (
     "StepScalingPolicyConfiguration",
     "TargetTrackingScalingPolicyConfiguration",
     "PredictiveScalingPolicyConfiguration",
-)
-PROCEDURE = (
-    'an instance-type change of a variant registered for autoscaling fails in SageMaker ("Update endpoints that '
-    'use auto scaling"): deregister its scalable target (which deletes its scaling policies), apply, and the '
-    "apply registers the target and its policies again after the endpoint; if the apply fails, register the "
-    "old target and policies again. `tritonform deploy` does this by itself; with `cdktf deploy`, first run "
-    "`aws application-autoscaling deregister-scalable-target --service-namespace sagemaker --resource-id "
-    "endpoint/<endpoint>/variant/<variant> --scalable-dimension sagemaker:variant:DesiredInstanceCount`"
 )
 
 
