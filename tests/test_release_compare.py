@@ -13,7 +13,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.conftest import REPO_ROOT, CliRun, copy_model_repository, create_artifact_buckets
+from tests.conftest import REPO_ROOT, CliRun, copy_model_repository, copy_project, create_artifact_buckets, edit_yaml
 from tritonform.documents import parse_model
 from tritonform.rehearsal.faults import Fault, build_candidate
 from tritonform.rehearsal.load import kserve_body
@@ -42,8 +42,9 @@ def renamed_output(repository: Path) -> Path:
     return repository
 
 
-def compare(run_cli: Callable[..., CliRun], candidate: Path, *extra: str) -> tuple[int, dict[str, object]]:
-    result = run_cli("--root", str(REPO_ROOT), "release", "compare", "--baseline", str(REPO_ROOT / "model_repository"),
+def compare(run_cli: Callable[..., CliRun], candidate: Path, *extra: str, root: Path = REPO_ROOT
+            ) -> tuple[int, dict[str, object]]:  # fmt: skip
+    result = run_cli("--root", str(root), "release", "compare", "--baseline", str(REPO_ROOT / "model_repository"),
                      "--candidate", str(candidate), "--json", *extra)  # fmt: skip
     assert result.code in {0, 1}, result.err
     document: dict[str, object] = json.loads(result.out)
@@ -60,8 +61,12 @@ def test_compare_reports_what_really_differs_between_two_versions(
     other_answers = scaled_answers(copy_model_repository(tmp_path / "scaled"))
     other_contract = renamed_output(copy_model_repository(tmp_path / "renamed"))
 
-    same_code, same_report = compare(run_cli, same)
-    slow_code, slow_report = compare(run_cli, slow)
+    project = copy_project(tmp_path / "project")  # dev's budget allows for a machine shared with other work
+    edit_yaml(project / "environments" / "dev.yaml",
+              lambda dev: dev.update(release_compare={"p50_ratio": 2, "p99_ratio": 4, "slack_ms": 10}))  # fmt: skip
+
+    same_code, same_report = compare(run_cli, same, "--env", "dev", root=project)
+    slow_code, slow_report = compare(run_cli, slow, "--env", "dev", root=project)
     accepted_code, answers_report = compare(run_cli, other_answers, "--accept-differences", "halved on purpose")
     contract_code, contract_report = compare(run_cli, other_contract)
 
@@ -70,7 +75,8 @@ def test_compare_reports_what_really_differs_between_two_versions(
     assert same_report["requests"] == 2 and same_report["contract"]["verdict"] == "unchanged"  # type: ignore[index]
     assert slow_code == 1
     assert slow_report["latency_ratio"]["p50"] > 2  # type: ignore[index]
-    assert any("p50 latency" in failure for failure in slow_report["failures"])  # type: ignore[attr-defined]
+    assert any("p50 latency" in failure and "(budget 2x" in failure
+               for failure in slow_report["failures"])  # type: ignore[attr-defined]  # fmt: skip
     assert slow_report["differences"] == []  # slower, not different
     assert accepted_code == 0 and answers_report["accepted_differences"] == "halved on purpose"
     differences: list[dict[str, object]] = answers_report["differences"]  # type: ignore[assignment]

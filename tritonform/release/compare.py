@@ -4,7 +4,8 @@ Both repositories are validated, their contracts compared (tritonform/triton/con
 loaded into its own local Triton server (tritonform/triton/server.py) on loopback in one run. Every request
 (the default model's smoke requests, a file of them, or captured traffic: capture.py) goes to both as the
 KServe v2 JSON inference request SageMaker's Triton container passes on (`POST /v2/models/<default
-model>/infer`), to both at the same moment, so both answer under the same load of this machine.
+model>/infer`), to both at the same moment, so both answer under the same load of this machine (fewer than
+MIN_TIMED requests are sent again for their timings only).
 Reported: answers that differ beyond the environment's tolerance per output, errors on either side, and
 latency at p50 and p99 with the ratio candidate / baseline.
 
@@ -38,8 +39,11 @@ from tritonform.triton.contract_extract import contract_of
 from tritonform.triton.server import LOAD_TIMEOUT_S, RunningServer, local_copy, triton_server
 from tritonform.triton.validate import validate_repository
 
-WARM_UP = 3
+WARM_UP = 10
 """Requests sent to each server before timing starts (first calls load code paths and allocate)."""
+MIN_TIMED = 50
+"""Fewer requests than this are sent again, round robin, until this many timings are taken (each answer is
+compared once): a percentile of two samples is noise."""
 REQUEST_TIMEOUT_S = 60
 MAX_EXAMPLES = 5
 
@@ -239,17 +243,19 @@ def _exchange(result: Comparison, baseline: RunningServer, candidate: RunningSer
     latencies: dict[str, list[float]] = {"baseline": [], "candidate": []}
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=2)
     try:
-        for request in requests[:WARM_UP]:
+        for index in range(WARM_UP):
             for connection in connections.values():
-                _send(connection, model, request)
-        for request in requests:
+                _send(connection, model, requests[index % len(requests)])
+        for index in range(max(len(requests), MIN_TIMED)):
+            request = requests[index % len(requests)]
             sent = {side: pool.submit(_send, connections[side], model, request) for side in connections}
             answers = {side: future.result() for side, future in sent.items()}
             for side, answer in answers.items():
                 if answer.status == 200:
                     latencies[side].append(answer.latency_ms)
-            _judge(result, request, answers["baseline"], answers["candidate"], settings)
-            result.sent += 1
+            if index < len(requests):
+                _judge(result, request, answers["baseline"], answers["candidate"], settings)
+                result.sent += 1
     finally:
         pool.shutdown()
         for connection in connections.values():
