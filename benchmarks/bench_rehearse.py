@@ -64,11 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fault", default="error-rate=0.5")
     parser.add_argument("--time-scale", default="60")
-    parser.add_argument("--rate", default="2")
+    parser.add_argument("--rate", default=None, help="requests per second (default: prod's expected_rps)")
     parser.add_argument("--no-targets", action="store_true", help="report only; do not fail on a missed target")
     args = parser.parse_args(argv)
     command = [sys.executable, "-m", "tritonform.cli", "rehearse", "--env", "prod", "--fault", args.fault,
-               "--time-scale", args.time_scale, "--rate", args.rate, "--json"]  # fmt: skip
+               "--time-scale", args.time_scale, "--json", *(["--rate", args.rate] if args.rate else [])]  # fmt: skip
     peak_mb, peak_processes = 0.0, 0
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
