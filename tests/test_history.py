@@ -129,8 +129,8 @@ DAMAGED = {
     "not-an-object": ("[1, 2]", "a history record is a JSON object, not an array"),
     "not-a-record": ('{"time": "yesterday"}', "action: required, but missing; allowed: attach, promote"),
     "unknown-action": (
-        json.dumps({**GOOD, "action": "deploy"}),
-        "action: 'deploy' is not an action tritonform records",
+        json.dumps({**GOOD, "action": "deployed"}),
+        "action: 'deployed' is not an action tritonform records",
     ),
     "missing-field": (json.dumps({k: v for k, v in GOOD.items() if k != "actor"}), "actor: required, but missing"),
     "bad-sha256": (

@@ -288,6 +288,8 @@ FIXED_ARGUMENTS = {
         "data_capture_config.enable_capture": True,
         "data_capture_config.capture_content_type_header.json_content_types.0": "application/json",
         "lifecycle.create_before_destroy": True,
+        # the count a configuration starts with never replaces it (the live count is given when it is created)
+        "lifecycle.ignore_changes.0": "production_variants[0].initial_instance_count",
     },
 }
 # Every other argument, with the props field it comes from.

@@ -77,7 +77,9 @@ def test_stacks_carry_what_the_environment_and_release_say(synthesized_example: 
         assert model["enable_network_isolation"] is env.network.network_isolation
         assert config["name"].startswith(f"{env.endpoint.name}-{release.version_id}-")
         assert config["production_variants"][0]["instance_type"] == env.endpoint.instance_type
-        assert config["production_variants"][0]["initial_instance_count"] == env.capacity.initial_instances
+        # a new configuration starts with the live count the deploy passes, else with initial_instances
+        assert config["production_variants"][0]["initial_instance_count"] == "${var.live_instances}"
+        assert document["variable"]["live_instances"]["default"] == env.capacity.initial_instances
         assert endpoint["name"] == env.endpoint.name
         backend = document["terraform"]["backend"]["s3"]
         assert backend["key"] == f"{env.state.key_prefix}{env.name}.tfstate"

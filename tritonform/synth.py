@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from tritonform._node import prepare_jsii_node
 from tritonform.config import Deployment, ProjectLayout, load_deployments
-from tritonform.config.names import access_stack_name, serving_stack_name
+from tritonform.config.names import FALLBACK_OUTPUT, access_stack_name, serving_stack_name
+from tritonform.config.release import ReleaseConfig
 from tritonform.errors import UserError, report_user_error
+from tritonform.release.fallback import fallback_release
 
 if TYPE_CHECKING:
     from cdktf import App
@@ -39,10 +42,22 @@ class SynthesizedStack:
         loaded: dict[str, object] = json.loads(self.json_path.read_text(encoding="utf-8"))
         return loaded
 
+    def fallback_configuration(self) -> str | None:
+        """The configuration the stack keeps declared as the fallback (its output), or None."""
+        output = self.document().get("output", {})
+        assert isinstance(output, dict)
+        value = output.get(FALLBACK_OUTPUT, {}).get("value")
+        return value if isinstance(value, str) else None
+
     def resource_count(self) -> int:
         resources = self.document().get("resource", {})
         assert isinstance(resources, dict)
         return sum(len(instances) for instances in resources.values())
+
+
+def fallbacks_for(layout: ProjectLayout, deployments: list[Deployment]) -> dict[str, ReleaseConfig | None]:
+    """Each environment's fallback release, read from its history (a file: synthesis stays pure)."""
+    return {d.environment.name: fallback_release(layout, d.environment.name, d.release) for d in deployments}
 
 
 def _has_access_stack(deployment: Deployment, stand_in_endpoint: str | None) -> bool:
@@ -57,8 +72,10 @@ def build_app(
     stand_in_endpoint: str | None = None,
     *,
     sagemaker_endpoint: str | None = None,
+    fallbacks: Mapping[str, ReleaseConfig | None] | None = None,
 ) -> App:
-    """Create the cdktf App with one ServingStack per deployment (imports cdktf lazily)."""
+    """Create the cdktf App with one ServingStack per deployment (imports cdktf lazily); `fallbacks`: each
+    environment's fallback release (fallbacks_for)."""
     prepare_jsii_node()  # before cdktf is imported: it chooses the Node.js that jsii starts
     from cdktf import App  # noqa: PLC0415  (keeps config errors fast: no Node.js start for them)
 
@@ -73,6 +90,7 @@ def build_app(
                 environment=deployment.environment,
                 release=deployment.release,
                 deployment=deployment.deployment_config,
+                fallback=(fallbacks or {}).get(deployment.environment.name),
                 state_backend=state_backend,
                 stand_in_endpoint=stand_in_endpoint,
                 sagemaker_endpoint=sagemaker_endpoint,
@@ -101,7 +119,8 @@ def synthesize(
     (tritonform/localsagemaker) while every other service stays on the stand-in."""
     deployments = load_deployments(layout, environments)
     outdir.mkdir(parents=True, exist_ok=True)  # cdktf creates only the last level
-    app = build_app(deployments, outdir, state_backend, stand_in_endpoint, sagemaker_endpoint=sagemaker_endpoint)
+    app = build_app(deployments, outdir, state_backend, stand_in_endpoint, sagemaker_endpoint=sagemaker_endpoint,
+                    fallbacks=fallbacks_for(layout, deployments))  # fmt: skip
     app.synth()
     stacks = outdir / "stacks"
     return [
@@ -122,8 +141,10 @@ def cdktf_app_main() -> None:
     if backend not in ("s3", "local"):
         raise SystemExit(f"TRITONFORM_STATE_BACKEND must be s3 or local, not {backend!r}")
     try:
-        deployments = load_deployments(ProjectLayout(Path.cwd()), names or None)
+        layout = ProjectLayout(Path.cwd())
+        deployments = load_deployments(layout, names or None)
+        fallbacks = fallbacks_for(layout, deployments)
     except UserError as err:
         raise SystemExit(report_user_error(err, Path.cwd())) from None
-    app = build_app(deployments, None, "local" if backend == "local" else "s3")
+    app = build_app(deployments, None, "local" if backend == "local" else "s3", fallbacks=fallbacks)
     app.synth()

@@ -102,6 +102,9 @@ def synth_stacks(root: Path, args: argparse.Namespace) -> int:
         lines = describe(stack.deployment)
         shown = stack.json_path.relative_to(root) if stack.json_path.is_relative_to(root) else stack.json_path
         lines.append(f"  stack     {shown} ({stack.resource_count()} resources)")
+        fallback = stack.fallback_configuration()
+        lines.append(f"  fallback  {fallback} (the last release verified live, kept declared)" if fallback else
+                     "  fallback  none: no other release of this environment was verified live")  # fmt: skip
         directories = [stack.directory]
         if stack.access_directory is not None:
             directories.append(stack.access_directory)

@@ -77,6 +77,21 @@ def state_key(
     return f"{env.state.key_prefix}{stem}.tfstate" if backend == "s3" else f"terraform.{stem}.tfstate"
 
 
+# The serving stack's variable for the instance count a new configuration starts with (the deploy entry
+# points set it to the live count), and its output naming the fallback release's configuration.
+LIVE_INSTANCES_VARIABLE = "live_instances"
+FALLBACK_OUTPUT = "fallback_configuration_name"
+# The model and configuration of each declared release have construct ids keyed by its version id
+# (model-<version id>, configuration-<version id>).
+_VERSION_KEY = re.compile(r"-[0-9a-f]{12}$")
+
+
+def unkeyed_construct_path(path: str) -> str:
+    """A construct path without version keys ("triton/configuration-969c14487609" -> "triton/configuration"):
+    what a security baseline entry names, so that it holds for every release."""
+    return "/".join(_VERSION_KEY.sub("", part) for part in path.split("/"))
+
+
 # --- IAM and KMS -----------------------------------------------------------------------------------------
 
 

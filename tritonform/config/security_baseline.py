@@ -16,7 +16,8 @@ class BaselineEntry(FrozenModel):
     """The check id, e.g. CKV_AWS_98."""
 
     path: Annotated[str, Field(pattern=r"^[\w./-]{1,200}$")]
-    """The construct path inside its stack, e.g. triton/configuration."""
+    """The construct path inside its stack, e.g. triton/configuration (version keys left out: it holds for the
+    configuration-<version id> of every release)."""
 
     stacks: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,60}$")]] | Literal["all"] = "all"
     """Stacks the entry applies to. Default all."""

@@ -7,9 +7,9 @@ derive it from; the props only say which of their fields are those inputs.
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from tritonform.config.environment import EnvironmentConfig
 from tritonform.config.names import (
@@ -38,6 +38,27 @@ class DataCaptureProps(Props):
 
     kms_key_arn: str | None = None
     """Key the captured objects are encrypted with (a token is fine). Default None: S3-managed keys."""
+
+
+class FallbackRelease(Props):
+    """The release the stack keeps declared next to the current one (the last one verified live), so that the
+    configuration SageMaker rolls back to, or an emergency rollback switches to, still exists. Only what
+    differs between releases; every other setting is the current one's."""
+
+    version_id: Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")]
+    """Release version id (first 12 hex digits of the artifact's sha256)."""
+
+    model_name: Annotated[str, Field(min_length=1, max_length=63)]
+    """Triton model served by default."""
+
+    artifact_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    """sha256 of model.tar.gz."""
+
+    artifact_s3_uri: Annotated[str, Field(pattern=r"^s3://\S+/model\.tar\.gz$")]
+    """The packaged model repository."""
+
+    image_uri: Annotated[str, Field(min_length=1)]
+    """Pinned SageMaker Triton image."""
 
 
 class TritonEndpointProps(Props):
@@ -106,6 +127,22 @@ class TritonEndpointProps(Props):
     """How SageMaker moves traffic to a new configuration and which alarms roll it back. Default None:
     SageMaker's own default (blue/green, all at once, no automatic rollback)."""
 
+    fallback: FallbackRelease | None = None
+    """The release whose model and configuration stay declared next to this one's. Default None: none (a
+    release with no other release verified live)."""
+
+    @model_validator(mode="after")
+    def _fallback_is_another_release(self) -> Self:
+        if self.fallback is not None and self.fallback.version_id == self.version_id:
+            raise ValueError(f"the fallback is version {self.version_id}, the release itself")
+        return self
+
+    def fallback_props(self) -> TritonEndpointProps | None:
+        """The props of the fallback release: this endpoint's settings with the fallback's release fields."""
+        if self.fallback is None:
+            return None
+        return self.model_copy(update={**self.fallback.model_dump(), "fallback": None})
+
     def inputs(self) -> ConfigurationInputs:
         """The inputs that make Terraform replace the model and the configuration (IN_SETTINGS_DIGEST)."""
         capture = self.data_capture
@@ -152,6 +189,7 @@ NOT_IN_SETTINGS_DIGEST = {
     "account, the partition and the endpoint name: it cannot change while the name stays",
     "tags": "tags are updated in place, not by replacing the model or the configuration",
     "deployment": "an argument of the endpoint, which SageMaker updates in place, not of the configuration",
+    "fallback": "the fallback's model and configuration are named from its own version id and settings",
 }
 
 
@@ -162,8 +200,9 @@ def endpoint_props_for(
     execution_role_arn: str,
     kms_key_arn: str | None,
     deployment: CompiledDeployment | None,
+    fallback: ReleaseConfig | None = None,
 ) -> TritonEndpointProps:
-    """The endpoint an environment declares for a release (role and key may be tokens)."""
+    """The endpoint an environment declares for a release and its fallback (role and key may be tokens)."""
     inputs = configuration_inputs(env, release, kms_key_arn=kms_key_arn)
     capture = inputs.data_capture
     return TritonEndpointProps(
@@ -194,4 +233,13 @@ def endpoint_props_for(
         if capture
         else None,
         deployment=deployment,
+        fallback=FallbackRelease(
+            version_id=fallback.version_id,
+            model_name=fallback.model_name,
+            artifact_sha256=fallback.artifact.sha256,
+            artifact_s3_uri=fallback.artifact.s3_uri,
+            image_uri=fallback.triton_image.uri,
+        )
+        if fallback
+        else None,
     )

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self, get_args
+from typing import Annotated, Any, ClassVar, Literal, Self, get_args
 
 from pydantic import (
     BeforeValidator,
@@ -52,8 +52,15 @@ ReleaseAction = Literal["attach", "promote", "rollback", "emergency-rollback"]
 ChangeAction = Literal[ReleaseAction, "recorded-late"]
 """A change of the release file; recorded-late: one a killed run or an edit by hand left without a record."""
 
-Action = Literal[ChangeAction, "rollback-detected"]
+Action = Literal[ChangeAction, "rollback-detected", "deploy", "in-service", "emergency-switch"]
 ACTIONS: tuple[str, ...] = get_args(Action)
+DeployOutcome = Literal["deployed", "rolled-back", "failed", "verify-failed"]
+"""deployed: in service on the release's configuration and its smoke requests answered as declared;
+rolled-back: SageMaker went back to the configuration before; failed: the apply or the update failed, or
+the watch gave up; verify-failed: in service, but the smoke requests were not answered as declared."""
+ConfigurationName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")]
+Seconds = Annotated[float, Field(ge=0, le=10**7)]
+InstanceCount = Annotated[int, Field(ge=0, le=1000)]
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 MAX_HISTORY_BYTES = 64 << 20  # some 90,000 records: far more than a lifetime of releases
 
@@ -193,7 +200,94 @@ class RollbackDetected(_Record):
     to: LiveConfiguration
 
 
-HistoryRecord = ReleaseChange | RollbackDetected
+class LiveRecord(_Record):
+    """A record of what ran live. Its release snapshot must hold everything a stack needs to declare the
+    release again (as the fallback) and a rollback needs to attach it again."""
+
+    SNAPSHOT_FIELD: ClassVar[Literal["release", "to"]] = "release"
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        snapshot: ReleaseSnapshot = getattr(self, self.SNAPSHOT_FIELD)
+        if missing := snapshot.missing():
+            raise FieldError(self.SNAPSHOT_FIELD, f"the snapshot lacks {', '.join(missing)}")
+        return self
+
+    def verified_live(self) -> tuple[ReleaseSnapshot, str] | None:
+        """The release this record shows verified live and its configuration, or None."""
+        raise NotImplementedError
+
+
+class DeployDurations(FrozenModel):
+    """Seconds each step of `tritonform deploy` took (null: the step did not run)."""
+
+    init_s: Seconds | None = None
+    plan_s: Seconds | None = None
+    apply_s: Seconds | None = None
+    watch_s: Seconds | None = None
+    verify_s: Seconds | None = None
+    total_s: Seconds
+
+
+class DeployRecorded(LiveRecord):
+    """`tritonform deploy` applied the stack, watched the update to its end and checked the live endpoint."""
+
+    action: Literal["deploy"]
+    outcome: DeployOutcome
+    release: ReleaseSnapshot
+    """The release deployed (the release file when the deploy ran)."""
+
+    expected_configuration: ConfigurationName
+    live_configuration: ConfigurationName | None
+    """What the endpoint served at the end; null when there was no endpoint."""
+
+    requested_instances: Annotated[int, Field(ge=1, le=1000)]
+    """The live_instances the stack was applied with: the new configuration's instance count."""
+
+    instances: InstanceCount | None
+    """The variant's instance count at the end; null when there was no endpoint."""
+
+    durations: DeployDurations
+
+    def verified_live(self) -> tuple[ReleaseSnapshot, str] | None:
+        return (self.release, self.expected_configuration) if self.outcome == "deployed" else None
+
+
+class InServiceSeen(LiveRecord):
+    """`tritonform release watch` saw the endpoint InService on the configuration of the release."""
+
+    action: Literal["in-service"]
+    release: ReleaseSnapshot
+    configuration: ConfigurationName
+
+    def verified_live(self) -> tuple[ReleaseSnapshot, str] | None:
+        return self.release, self.configuration
+
+
+class EmergencySwitch(LiveRecord):
+    """`release rollback --emergency` switched the endpoint to an earlier release's configuration; it serves."""
+
+    action: Literal["emergency-switch"]
+    from_: Annotated[LiveConfiguration, Field(alias="from")]
+    """What the endpoint served before the switch."""
+
+    to: ReleaseSnapshot
+    configuration: ConfigurationName
+    instances: InstanceCount
+    """The variant's instance count after the switch (kept from before it)."""
+    duration_s: Seconds
+    """From UpdateEndpoint to InService on the configuration."""
+    SNAPSHOT_FIELD: ClassVar[Literal["release", "to"]] = "to"
+
+    def verified_live(self) -> tuple[ReleaseSnapshot, str] | None:
+        return self.to, self.configuration
+
+
+HistoryRecord = ReleaseChange | RollbackDetected | DeployRecorded | InServiceSeen | EmergencySwitch
+_RECORD_TYPES: dict[str, type[HistoryRecord]] = {
+    "rollback-detected": RollbackDetected, "deploy": DeployRecorded, "in-service": InServiceSeen,
+    "emergency-switch": EmergencySwitch,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -244,9 +338,7 @@ def _parse(path: Path, number: int, line: str) -> HistoryRecord:
     if action not in ACTIONS:
         found = "required, but missing" if "action" not in data else f"{action!r} is not an action tritonform records"
         raise _problem(path, number, f"{found}; allowed: {', '.join(ACTIONS)}", field="action")
-    if action == "rollback-detected":
-        return validate_data(RollbackDetected, data, path, {(): number})
-    return validate_data(ReleaseChange, data, path, {(): number})
+    return validate_data(_RECORD_TYPES.get(action, ReleaseChange), data, path, {(): number})
 
 
 _JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false",
@@ -278,11 +370,11 @@ def last_release(entries: list[Entry]) -> ReleaseSnapshot | None:
     return changes[-1] if changes else None
 
 
-def restorable(entry: Entry, side: Literal["from", "to"], attached: Attachment) -> ReleaseConfig:
+def restorable(entry: Entry, side: Literal["from", "to", "release"], attached: Attachment) -> ReleaseConfig:
     """The release one side of a record names, to attach again: an error naming the record when the record
     lacks what that needs (records from before snapshots kept it all), never a stand-in value."""
     record = entry.record
-    snapshot = record.from_ if side == "from" else record.to
+    snapshot = getattr(record, "from_" if side == "from" else side, None)
     if not isinstance(snapshot, ReleaseSnapshot):
         raise _problem(entry.path, entry.line, "names no release to go back to", field=side)
     missing = snapshot.missing()

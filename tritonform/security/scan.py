@@ -26,7 +26,7 @@ import yaml
 from tritonform.config import Deployment
 from tritonform.config.environment import HardeningControlName
 from tritonform.config.hardening import hardening_state
-from tritonform.config.names import access_stack_name, serving_stack_name
+from tritonform.config.names import access_stack_name, serving_stack_name, unkeyed_construct_path
 from tritonform.config.security_baseline import Baseline, BaselineEntry
 from tritonform.documents import parse_model
 from tritonform.errors import UserError
@@ -292,7 +292,7 @@ def _judge(
         for index, entry in enumerate(baseline.accepted):
             if (
                 entry.check == finding.check_id
-                and entry.path == finding.construct
+                and entry.path in {finding.construct, unkeyed_construct_path(finding.construct)}
                 and (entry.stacks == "all" or finding.stack in entry.stacks)
             ):
                 used.add(index)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from cdktf import TerraformOutput, TerraformStack
+from cdktf import TerraformOutput, TerraformStack, TerraformVariable, TerraformVariableValidationConfig, Token
 from constructs import Construct
 from pydantic import Field, model_validator
 
@@ -12,6 +12,8 @@ from tritonform.config import EnvironmentConfig, ReleaseConfig
 from tritonform.config.alarms import compile_alarms
 from tritonform.config.hardening import SECURITY_EXCEPTIONS_OUTPUT, security_exceptions_output
 from tritonform.config.names import (
+    FALLBACK_OUTPUT,
+    LIVE_INSTANCES_VARIABLE,
     configuration_name,
     execution_role_name,
     image_repository_arn,
@@ -186,6 +188,7 @@ class ServingStack(TerraformStack):
 
         self.autoscaling: EndpointAutoscaling | None = None
         if env.autoscaling is not None and (not stand_in or props.sagemaker_endpoint is not None):
+            instance_count=self._live_instances(env).number_value,
             self.autoscaling = EndpointAutoscaling(
                 self,
                 "autoscaling",
@@ -209,6 +212,13 @@ class ServingStack(TerraformStack):
         TerraformOutput(self, "artifact_bucket", value=self.artifacts.bucket_name)
         TerraformOutput(self, "execution_role_arn", value=self.execution_role.role_arn)
         TerraformOutput(
+        TerraformOutput(
+            self,
+            FALLBACK_OUTPUT,
+            description="The configuration kept declared for an emergency rollback and for SageMaker to roll back "
+            "to (the last release verified live); null: none, no other release of this environment was verified live",
+            value=self.endpoint.fallback_configuration_name or Token.null_value(),
+        )
             self,
             SECURITY_EXCEPTIONS_OUTPUT,
             description="Hardening controls this environment runs without, and the recorded exception for each",
@@ -219,4 +229,28 @@ class ServingStack(TerraformStack):
         """Every service at the stand-in; SageMaker and Application Auto Scaling (whose tag operations it answers)
         at the local SageMaker when one is given."""
         local = self.props.sagemaker_endpoint or stand_in
+    def _live_instances(self, env: EnvironmentConfig) -> TerraformVariable:
+        """The instance count a new configuration starts with. UpdateEndpoint replaces the variant's instance
+        count with the new configuration's (RetainAllVariantProperties defaults to false; provider 5.100 does
+        not expose it), so `tritonform deploy` passes the live count here; a plain apply uses the default."""
+        capacity = env.capacity
+        return TerraformVariable(
+            self,
+            LIVE_INSTANCES_VARIABLE,
+            type="number",
+            default=capacity.initial_instances,
+            description="Instances a new endpoint configuration starts with. tritonform deploy sets it to the "
+            "endpoint's live instance count (within capacity.min_instances and max_instances); without it, "
+            "capacity.initial_instances, and autoscaling scales the new fleet back up",
+            validation=[
+                TerraformVariableValidationConfig(
+                    condition=f"${{var.{LIVE_INSTANCES_VARIABLE} >= 1 && var.{LIVE_INSTANCES_VARIABLE} <= "
+                    f"{capacity.max_instances} && floor(var.{LIVE_INSTANCES_VARIABLE}) == "
+                    f"var.{LIVE_INSTANCES_VARIABLE}}}",
+                    error_message=f"live_instances must be a whole number from 1 to {capacity.max_instances} "
+                    "(capacity.max_instances).",
+                )
+            ],
+        )
+
         return {**dict.fromkeys(STAND_IN_SERVICES, stand_in), "sagemaker": local, "applicationautoscaling": local}
