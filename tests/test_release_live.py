@@ -186,7 +186,9 @@ def test_watch_follows_a_canary_to_in_service(dev_live: tuple[Path, str, list[st
     assert result.ok and result.outcome == "in-service"
     assert any(f"Updating on {old}" in line for line in lines)  # the update really was in progress
     assert any(f"InService on {new}" in line for line in lines)
-    assert [r.action for r in read_history(history_file(layout, "dev"))] == ["attach", "attach"]
+    # seen live: recorded once (a second watch of the same state adds nothing), so later releases keep it
+    assert watch(layout, "dev", poll_s=0.05, timeout_s=30, progress=lines.append).ok
+    assert [r.action for r in read_history(history_file(layout, "dev"))] == ["attach", "attach", "in-service"]
 
 
 def test_watch_reports_and_records_a_real_rollback(
@@ -436,17 +438,20 @@ def test_emergency_rollback_switches_the_live_endpoint_back(
     v2 = deploy(project, "dev")
     assert wait_for("text-embedder-dev", "InService")["EndpointConfigName"] == v2
 
-    result, switched = rollback(layout, "dev", actor="oncall", emergency=True)
+    result, switched = rollback(layout, "dev", actor="oncall", emergency=True, poll_s=0.02)
 
-    assert switched == v1
-    assert sagemaker().describe_endpoint(EndpointName="text-embedder-dev")["EndpointStatus"] == "Updating"
-    assert result.release.artifact.sha256 == first
-    assert read_history(history_file(layout, "dev"))[-1].action == "emergency-rollback"
-    assert watch(layout, "dev", poll_s=0.05, timeout_s=30, progress=quiet).ok  # live on v1 again
+    assert switched is not None and (switched.before, switched.configuration) == (v2, v1)
     described = sagemaker().describe_endpoint(EndpointName="text-embedder-dev")
-    assert described["EndpointConfigName"] == v1
-    # RetainDeploymentConfig: the switch back went through the same canary as the deploy
-    assert described["LastDeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == "CANARY"
+    assert (described["EndpointStatus"], described["EndpointConfigName"]) == ("InService", v1)  # it waited
+    assert result.release.artifact.sha256 == first
+    assert [r.action for r in read_history(history_file(layout, "dev"))][-2:] == [
+        "emergency-switch",
+        "emergency-rollback",
+    ]
+    # not the deploy's canary again: all at once, no bake, no alarms that could roll the switch back
+    assert described["LastDeploymentConfig"] == {"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {
+        "Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0}, "TerminationWaitInSeconds": 0}}  # fmt: skip
+    assert switched.instances == described["ProductionVariants"][0]["CurrentInstanceCount"] == 2
 
 
 def test_emergency_rollback_refuses_a_configuration_that_no_longer_exists(

@@ -10,7 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tritonform.config import ProjectLayout
-from tritonform.release.history import ReleaseChange, history_file, read_history
+from tritonform.release.history import (
+    DeployRecorded,
+    HistoryRecord,
+    InServiceSeen,
+    ReleaseChange,
+    RollbackDetected,
+    history_file,
+    read_history,
+)
 
 
 def timeline_steps(local_sagemaker_url: str, endpoint: str) -> list[str]:
@@ -45,6 +53,16 @@ def report_changes(
                 say(f"    {line}")
         say(f"  environments/history/{env}.jsonl:")
         for record in read_history(history_file(layout, env)):
-            moved = f"{record.from_.version_id if record.from_ else 'none'} -> "
-            moved += record.to.version_id if isinstance(record, ReleaseChange) else record.to.live_configuration
-            say(f"    {record.at:%H:%M:%S} {record.action:<17} by {record.actor}: {moved}")
+            say(f"    {record.at:%H:%M:%S} {record.action:<17} by {record.actor}: {_what(record)}")
+
+
+def _what(record: HistoryRecord) -> str:
+    if isinstance(record, ReleaseChange):
+        return f"{record.from_.version_id if record.from_ else 'none'} -> {record.to.version_id}"
+    if isinstance(record, RollbackDetected):
+        return f"{record.from_.version_id} -> {record.to.live_configuration}"
+    if isinstance(record, DeployRecorded):
+        return f"{record.release.version_id}: {record.outcome}, live on {record.live_configuration}"
+    if isinstance(record, InServiceSeen):
+        return f"{record.release.version_id} live on {record.configuration}"
+    return f"{record.from_.live_configuration} -> {record.configuration} in {record.duration_s:.1f} s"

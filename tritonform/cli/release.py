@@ -75,7 +75,8 @@ def add_release(commands: Commands) -> None:
     rollback = release_commands.add_parser("rollback", help="re-attach the previous release")
     rollback.add_argument("--env", required=True, help="environment")
     rollback.add_argument("--to", dest="to_version", default=None, help="version id or sha256 (default: previous)")
-    rollback.add_argument("--emergency", action="store_true", help="also switch the live endpoint back now")
+    rollback.add_argument("--emergency", action="store_true", help="first switch the live endpoint to the last "
+                          "release verified live, all at once, and wait until it serves there")  # fmt: skip
     rollback.add_argument("--reason", default="rollback", help="why (recorded in the history)")
     rollback.add_argument("--actor", default=None, help="who (default: TRITONFORM_ACTOR, then the user name)")
     rollback.set_defaults(handler=roll_back)
@@ -187,7 +188,9 @@ def roll_back(root: Path, args: argparse.Namespace) -> int:
     before = result.previous.version_id if result.previous else "nothing"
     print(f"{args.env}: {before} -> {result.release.version_id} (re-attached)")
     if switched:
-        print(f"  the live endpoint was switched to {switched}; deploy the re-attached release to match it")
+        print(f"  switched  {switched.before} -> {switched.configuration} in {switched.duration_s:.1f} s (all at "
+              f"once, no bake, no rollback alarms; {switched.instances} instance(s) kept)")  # fmt: skip
+        print("  next      open a pull request with the release file and the history; its deploy matches the switch")
     return EXIT_OK
 
 

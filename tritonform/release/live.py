@@ -5,7 +5,8 @@ after SageMaker rolled an update back, Terraform records the new configuration a
 issue 48997). So the
 truth is read from SageMaker: the update succeeded only when the endpoint is InService on the
 configuration derived from the environment's release. InService on any other configuration means SageMaker
-rolled back; that is a failure, and it is recorded in the environment's history.
+rolled back; that is a failure, and it is recorded in the environment's history. InService on the release's
+configuration is recorded too: the release then counts as verified live (the fallback of later releases).
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ from tritonform.errors import UserError
 from tritonform.release import aws
 from tritonform.release.attach import current_release, environment_lock
 from tritonform.release.history import (
+    InServiceSeen,
     LiveConfiguration,
+    LiveRecord,
     ReleaseSnapshot,
     RollbackDetected,
     append_history,
     history_file,
+    read_entries,
 )
 
 Outcome = Literal["in-service", "rolled-back", "failed", "timed-out", "missing"]
@@ -46,6 +50,12 @@ class EndpointState:
     status: str
     configuration: str
     failure_reason: str | None = None
+    instances: tuple[tuple[str, int], ...] = ()
+    """(variant, instance count) of the configuration in service: DesiredInstanceCount where SageMaker
+    gives it (what autoscaling asked for), else CurrentInstanceCount (ProductionVariantSummary)."""
+
+    def instance_count(self, variant: str) -> int | None:
+        return dict(self.instances).get(variant)
 
 
 def describe(sagemaker: Any, endpoint_name: str) -> EndpointState | None:
@@ -55,7 +65,11 @@ def describe(sagemaker: Any, endpoint_name: str) -> EndpointState | None:
         if aws.error_code(err) in {"ValidationException", "ResourceNotFound"}:
             return None
         raise
-    return EndpointState(answer["EndpointStatus"], answer["EndpointConfigName"], answer.get("FailureReason"))
+    counts = tuple(
+        (str(v["VariantName"]), int(v.get("DesiredInstanceCount", v.get("CurrentInstanceCount", 0))))
+        for v in answer.get("ProductionVariants") or []
+    )
+    return EndpointState(answer["EndpointStatus"], answer["EndpointConfigName"], answer.get("FailureReason"), counts)
 
 
 @dataclass(frozen=True)
@@ -84,7 +98,11 @@ def watch(
     progress: Callable[[str], None] = print,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    record: bool = True,
 ) -> WatchResult:
+    """Follow the endpoint to InService on the release's configuration, a rollback, a failure or the timeout.
+    `record`: append what was seen to the history (in service: the release counts as verified live, the
+    fallback of later releases; rolled back: a rollback-detected record); `tritonform deploy` records its own."""
     env = load_environment(layout, env_name)
     release = current_release(layout, env_name)
     if release is None:
@@ -105,9 +123,12 @@ def watch(
         if state is None:
             return WatchResult("missing", expected, None, f"endpoint {env.endpoint.name} does not exist")
         if state.status == "InService" and state.configuration == expected:
+            if record:
+                _record_in_service(layout, env_name, release, expected)
             return WatchResult("in-service", expected, state, f"version {release.version_id} is live")
         if state.status == "InService":
-            _record_rollback(layout, env_name, release, state)
+            if record:
+                _record_rollback(layout, env_name, release, state)
             return WatchResult(
                 "rolled-back",
                 expected,
@@ -122,6 +143,57 @@ def watch(
         if clock() >= deadline:
             return WatchResult("timed-out", expected, state, f"still {state.status} after {timeout_s:.0f} s")
         sleep(poll_s)
+
+
+def wait_for_configuration(
+    sagemaker: Any,
+    endpoint: str,
+    configuration: str,
+    *,
+    timeout_s: float,
+    poll_s: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> EndpointState:
+    """Wait until `endpoint` is InService on `configuration`; an error when it ends anywhere else."""
+    deadline = clock() + timeout_s
+    while True:
+        state = aws.call(f"describe endpoint {endpoint}", lambda: describe(sagemaker, endpoint))
+        if state is None:
+            raise UserError.single(f"endpoint {endpoint} does not exist", exit_code=1)
+        if state.status == "InService" and state.configuration == configuration:
+            return state
+        if state.status in (*FAILED, "InService"):
+            why = f": {state.failure_reason}" if state.failure_reason else ""
+            raise UserError.single(f"{endpoint} is {state.status} on {state.configuration}, not on {configuration}"
+                                   f"{why}", exit_code=1)  # fmt: skip
+        if clock() >= deadline:
+            raise UserError.single(f"{endpoint} is still {state.status} after {timeout_s:.0f} s", exit_code=1)
+        sleep(poll_s)
+
+
+def _record_in_service(layout: ProjectLayout, env_name: str, release: ReleaseConfig, configuration: str) -> None:
+    """A record that the release was seen live, unless the history's last record says so already."""
+    path = history_file(layout, env_name)
+    with environment_lock(layout, env_name):
+        entries = read_entries(path)
+        last = entries[-1].record if entries else None
+        live = last.verified_live() if isinstance(last, LiveRecord) else None
+        if live is not None and live[0].describes(release) and live[1] == configuration:
+            return
+        append_history(
+            path,
+            InServiceSeen(
+                at=datetime.now(UTC).replace(microsecond=0),
+                action="in-service",
+                environment=env_name,
+                actor="tritonform release watch",
+                commit=None,
+                reason=f"the endpoint is InService on {configuration}",
+                release=ReleaseSnapshot.of(release),
+                configuration=configuration,
+            ),
+        )
 
 
 def _record_rollback(layout: ProjectLayout, env_name: str, release: ReleaseConfig, state: EndpointState) -> None:

@@ -13,6 +13,7 @@ content-addressed key (verified), and attached there.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -20,24 +21,31 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from tritonform.config import ProjectLayout
+from tritonform.config.environment import EnvironmentConfig
 from tritonform.config.loader import load_environment
 from tritonform.config.names import model_package_group, rollback_alarm_names
 from tritonform.config.release import ReleaseConfig
 from tritonform.errors import UserError
 from tritonform.release import aws
-from tritonform.release.attach import AttachResult, attach, attachment, current_release
+from tritonform.release.attach import AttachResult, attach, attachment, current_release, environment_lock
 from tritonform.release.contracts import copy_contract
+from tritonform.release.fallback import last_verified_live
 from tritonform.release.git import source_commit
 from tritonform.release.history import (
+    DeployRecorded,
+    EmergencySwitch,
     Entry,
+    LiveConfiguration,
+    LiveRecord,
     ReleaseChange,
     ReleaseSnapshot,
+    append_history,
     history_file,
     read_entries,
     read_history,
     restorable,
 )
-from tritonform.release.live import describe, expected_configuration
+from tritonform.release.live import describe, expected_configuration, wait_for_configuration
 from tritonform.release.publish import package_carries, verify_object, whole_object_checksum
 
 
@@ -88,7 +96,11 @@ def check_gates(
     attached_at = max(
         (i for i, r in enumerate(history) if isinstance(r, ReleaseChange) and r.to.describes(release)), default=-1
     )
-    rollbacks = [r.at for r in history[attached_at + 1 :] if r.action == "rollback-detected"]
+    rollbacks = [
+        r.at
+        for r in history[attached_at + 1 :]
+        if r.action == "rollback-detected" or (isinstance(r, DeployRecorded) and r.outcome == "rolled-back")
+    ]
     gates.append(
         Gate(
             "stable", False, f"SageMaker rolled version {release.version_id} back at {rollbacks[-1]:%Y-%m-%dT%H:%M:%SZ}"
@@ -218,6 +230,26 @@ def promote(
     return gates, result
 
 
+@dataclass(frozen=True)
+class Switched:
+    """An emergency switch as it happened: the configuration before and after, the instance count kept, and
+    how long SageMaker took from UpdateEndpoint to InService."""
+
+    before: str
+    configuration: str
+    instances: int | None
+    duration_s: float
+
+
+def emergency_deployment_config() -> dict[str, Any]:
+    """All traffic at once, no bake, and no AutoRollbackConfiguration: the alarms are likely firing because of
+    the bad release, and must not roll the switch back (DeploymentConfig, BlueGreenUpdatePolicy,
+    TrafficRoutingConfig: SageMaker API Reference)."""
+    return {
+        "BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0}}
+    }
+
+
 def rollback(
     layout: ProjectLayout,
     env_name: str,
@@ -227,13 +259,17 @@ def rollback(
     emergency: bool = False,
     reason: str = "rollback",
     sagemaker: Any = None,
-) -> tuple[AttachResult, str | None]:
-    """Re-attach the previous release (or `to_version`); with `emergency`, also switch the live endpoint
-    back to that release's configuration at once, without waiting for a deploy."""
+    timeout_s: float = 3600,
+    poll_s: float = 5,
+) -> tuple[AttachResult, Switched | None]:
+    """Re-attach the previous release (or `to_version`); with `emergency`, first switch the live endpoint to
+    that release's configuration at once and wait until it serves there. An emergency rollback goes back to the
+    fallback, the last release verified live, whose configuration the serving stack keeps declared."""
     current = current_release(layout, env_name)
     if current is None:
         raise UserError.single(f"environment {env_name!r} has no release", file=layout.release_file(env_name))
-    found = _rollback_target(read_entries(history_file(layout, env_name)), current, to_version)
+    entries = read_entries(history_file(layout, env_name))
+    found = _rollback_target(entries, current, to_version, emergency=emergency)
     if found is None:
         raise UserError.single(
             f"no earlier release of {env_name!r} in environments/history/{env_name}.jsonl to go back to"
@@ -244,19 +280,16 @@ def rollback(
     switched = None
     if emergency:
         env = load_environment(layout, env_name)
-        configuration = expected_configuration(env, target)
         client = sagemaker or aws.client("sagemaker", env.region)
-        aws.call(
-            f"find endpoint configuration {configuration}",
-            lambda: client.describe_endpoint_config(EndpointConfigName=configuration),
-        )
-        aws.call(
-            f"switch {env.endpoint.name} to {configuration}",
-            lambda: client.update_endpoint(
-                EndpointName=env.endpoint.name, EndpointConfigName=configuration, RetainDeploymentConfig=True
-            ),
-        )
-        switched = configuration
+        switched = _switch(client, env, expected_configuration(env, target), timeout_s=timeout_s, poll_s=poll_s)
+        with environment_lock(layout, env_name):
+            append_history(history_file(layout, env_name), EmergencySwitch(
+                at=datetime.now(UTC).replace(microsecond=0), action="emergency-switch", environment=env_name,
+                actor=actor, commit=source_commit(layout.root), reason=reason,
+                from_=LiveConfiguration(live_configuration=switched.before), to=ReleaseSnapshot.of(target),
+                configuration=switched.configuration, instances=switched.instances or 0,
+                duration_s=round(switched.duration_s, 3),
+            ))  # fmt: skip
     result = attach(
         layout, env_name, target.artifact.sha256, actor=actor, reason=reason, model_name=target.model_name,
         triton_version=target.triton_image.version, action="emergency-rollback" if emergency else "rollback",
@@ -264,16 +297,44 @@ def rollback(
     return result, switched
 
 
+def _switch(client: Any, env: EnvironmentConfig, configuration: str, *, timeout_s: float, poll_s: float) -> Switched:
+    """UpdateEndpoint to `configuration` all at once, keeping the variant's instance count
+    (RetainAllVariantProperties: "enables or disables the retention of variant properties, such as the instance
+    count or the variant weight", UpdateEndpoint, SageMaker API Reference), then wait for InService there."""
+    name = env.endpoint.name
+    aws.call(f"find endpoint configuration {configuration}",
+             lambda: client.describe_endpoint_config(EndpointConfigName=configuration))  # fmt: skip
+    before = aws.call(f"describe endpoint {name}", lambda: describe(client, name))
+    if before is None:
+        raise UserError.single(f"endpoint {name} does not exist: nothing to switch")
+    started = time.monotonic()
+    aws.call(
+        f"switch {name} to {configuration}",
+        lambda: client.update_endpoint(
+            EndpointName=name, EndpointConfigName=configuration, RetainAllVariantProperties=True,
+            DeploymentConfig=emergency_deployment_config(),
+        ),
+    )  # fmt: skip
+    after = wait_for_configuration(client, name, configuration, timeout_s=timeout_s, poll_s=poll_s)
+    return Switched(before.configuration, configuration, after.instance_count(env.endpoint.variant_name),
+                    time.monotonic() - started)  # fmt: skip
+
+
 def _rollback_target(
-    entries: list[Entry], current: ReleaseConfig, to_version: str | None
-) -> tuple[Entry, Literal["from", "to"]] | None:
-    """Where the history names the release to go back to: the latest mention of `to_version`, or the release
-    the latest change to the current one replaced. A record found here that lacks what a rollback needs is
-    an error, never skipped for an older one: that would go back to some other release than the one asked."""
+    entries: list[Entry], current: ReleaseConfig, to_version: str | None, *, emergency: bool = False
+) -> tuple[Entry, Literal["from", "to", "release"]] | None:
+    """Where the history names the release to go back to: the latest mention of `to_version`; for an
+    emergency, the fallback (the last release verified live, whose configuration the stack keeps); else the
+    release the latest change to the current one replaced. A record found here that lacks what a rollback
+    needs is an error, never skipped for an older one: that would go back to some other release than the one
+    asked."""
+    if to_version is None and emergency and (live := last_verified_live(entries, other_than=current)):
+        record = live[0].record
+        return live[0], record.SNAPSHOT_FIELD if isinstance(record, LiveRecord) else "to"
     if to_version is not None:
         for entry in reversed(entries):
-            for side in ("to", "from"):
-                snapshot = entry.record.to if side == "to" else entry.record.from_
+            for side in ("to", "release", "from"):
+                snapshot = getattr(entry.record, "from_" if side == "from" else side, None)
                 if isinstance(snapshot, ReleaseSnapshot) and snapshot.matches(to_version):
                     return entry, side
         return None
