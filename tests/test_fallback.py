@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import copy_project
+from tests.conftest import CliRun, copy_project
 from tritonform.config import ProjectLayout, load_deployments
 from tritonform.config.names import FALLBACK_OUTPUT, LIVE_INSTANCES_VARIABLE, configuration_name
 from tritonform.config.release import ReleaseConfig
@@ -200,3 +201,20 @@ def test_without_a_verified_release_there_is_no_fallback(
     assert len(resources(document, "aws_sagemaker_endpoint_configuration")) == 1
     assert document["output"][FALLBACK_OUTPUT]["value"] is None
     assert "null: none, no other release" in document["output"][FALLBACK_OUTPUT]["description"]
+
+
+def test_deploy_refuses_bad_input_before_anything_changes(
+    dev: tuple[ProjectLayout, ReleaseConfig], run_cli: Callable[..., CliRun]
+) -> None:
+    layout, _ = dev
+    root = str(layout.root)
+
+    alone = run_cli("--root", root, "deploy", "--env", "dev", "--sagemaker", "http://127.0.0.1:9")
+    remote = run_cli("--root", root, "deploy", "--env", "dev", "--stand-in", "http://example.com:80")
+    (layout.root / "model_repository" / "text_embedder" / "smoke.yaml").unlink()
+    unverifiable = run_cli("--root", root, "deploy", "--env", "dev", "--stand-in", "http://127.0.0.1:9")
+
+    assert (alone.code, remote.code, unverifiable.code) == (2, 2, 2)
+    assert "give --stand-in too" in alone.err and "loopback only" in remote.err
+    assert "smoke.yaml" in unverifiable.err and "text_embedder declares none" in unverifiable.err
+    assert not history_file(layout, "dev").exists()  # nothing recorded: nothing was tried

@@ -10,7 +10,9 @@ served by a real Triton server). Three versions, three different sha256s:
   A  attached again (`release rollback`) and deployed;
   C  a healthy copy (another nonce): completes its canary on dev, is promoted to staging through the gates
      and deployed there too.
-Every deploy is `terraform apply` with the real AWS provider. What differs from AWS is said as it happens.
+Every deploy is `terraform apply` with the real AWS provider and the live instance count. What differs from
+AWS is said as it happens. Long because the main job is one story told step by step, each step saying what it
+shows and what differs from AWS.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import yaml
 from tritonform import terraform
 from tritonform._node import prepare_jsii_node
 from tritonform.config import ProjectLayout, load_deployments
+from tritonform.config.names import LIVE_INSTANCES_VARIABLE
 from tritonform.demo_traffic import RATE_PER_S, describe_outcomes, invoke, runtime_client, smoke_bodies, steady_traffic
 from tritonform.demo_views import report_changes, state_configuration, timeline_steps
 from tritonform.errors import UserError
@@ -248,10 +251,19 @@ class _Demo:
             self.say(f"    ({env}'s shipped release file pins these same bytes; this attach records them again)")
 
     def deploy(self, env: str) -> tuple[bool, str, Path]:
-        """Synthesize and `terraform apply`; (whether it succeeded, its output, the stack's directory)."""
+        """Synthesize and `terraform apply` with the live instance count, as `tritonform deploy` (which plans
+        first: one more Terraform run, ~10 s of CPU each); (whether it succeeded, its output, the stack)."""
+        from tritonform.release import aws  # noqa: PLC0415  (start-up: boto3)
+        from tritonform.release.deploy import live_instances  # noqa: PLC0415  (start-up: boto3)
+
         (stack,) = self._synth(env)
+        environment = stack.deployment.environment
+        count, why = live_instances(environment, aws.client("sagemaker", environment.region))
+        self.say(f"    {LIVE_INSTANCES_VARIABLE}={count} ({why}); fallback kept declared: "
+                 f"{stack.fallback_configuration() or 'none, no other release verified live'}")  # fmt: skip
         started = time.monotonic()
-        ok, shown, output = _terraform(["apply", "-auto-approve"], stack.directory, self.root)
+        variable = f"-var={LIVE_INSTANCES_VARIABLE}={count}"
+        ok, shown, output = _terraform(["apply", "-auto-approve", variable], stack.directory, self.root)
         for line in shown:
             self.say(f"    {line}")
         self.say(f"    (terraform apply of {env}: {time.monotonic() - started:.0f} s)")

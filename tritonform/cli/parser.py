@@ -9,6 +9,7 @@ from tritonform import __version__
 from tritonform.cli.check import add_check
 from tritonform.cli.common import Parser
 from tritonform.cli.contract import add_contract
+from tritonform.cli.deploy import add_deploy
 from tritonform.cli.paths import input_directory
 from tritonform.cli.policy import add_policy
 from tritonform.cli.project import add_demo, add_doctor, add_schema
@@ -26,8 +27,8 @@ usage (a message names the file and field; never a traceback).
 
 # In the order `tritonform --help` lists them.
 COMMANDS = (
-    add_synth, add_check, add_schema, add_policy, add_repo, add_release, add_contract, add_plan, add_scan, add_review,
-    add_rehearse, add_demo, add_doctor,
+    add_synth, add_check, add_schema, add_policy, add_repo, add_release, add_contract, add_deploy, add_plan, add_scan,
+    add_review, add_rehearse, add_demo, add_doctor,
 )  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from tritonform.localsagemaker.api import (
     validation,
 )
 from tritonform.localsagemaker.backing import Backing, endpoint_arn
+from tritonform.localsagemaker.catalog import Catalog
 from tritonform.localsagemaker.fleets import FleetStarter
 from tritonform.localsagemaker.metrics import Metrics
 from tritonform.localsagemaker.runner import Clock, Runner, new_rollout
@@ -54,6 +55,7 @@ class LocalSageMaker:
         self.lock = threading.RLock()
         self.endpoints: dict[str, Endpoint] = {}
         self.runner = Runner(backing, clock, self.lock, provisioning_s, self._forget, starter=starter)
+        self.catalog = Catalog(backing)
 
     def operations(self) -> dict[str, Callable[[str, Request], Answer]]:
         return {
@@ -61,6 +63,7 @@ class LocalSageMaker:
             "DescribeEndpoint": self.describe_endpoint, "DeleteEndpoint": self.delete_endpoint,
             "ListEndpoints": self.list_endpoints,
             "UpdateEndpointWeightsAndCapacities": self.update_weights_and_capacities,
+            **self.catalog.operations(),  # models and endpoint configurations, read back as created
         }  # fmt: skip
 
     def _forget(self, endpoint: Endpoint) -> None:
