@@ -152,8 +152,9 @@ def review_of_attaching_b(
     assert "    breaking: text_embedder: output EMBEDDING removed" in review.out
     unchanged = tmp_path / "noop.json"
     unchanged.write_text(json.dumps(base_document()))
-    assert "no change" in run_cli("--root", str(project), "review", "--plan", f"dev={unchanged}", "--base",
-                                  str(project), "--format", "text").out  # fmt: skip
+    same = run_cli("--root", str(project), "review", "--plan", f"dev={unchanged}", "--base", str(project),
+                   "--format", "text")  # fmt: skip
+    assert "no change" in same.out and "  contract unchanged (same version; sha256 " in same.out
 
 
 def promote_b_to_staging(

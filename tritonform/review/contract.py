@@ -20,12 +20,15 @@ from tritonform.triton.contract_diff import diff_contracts
 def contract_review(
     head_root: Path, head: ReleaseConfig, base_root: Path | None, base: ReleaseConfig | None
 ) -> ContractReview | None:
-    """None when there is nothing to compare (no base given, or a new environment)."""
+    """None when there is nothing to say: no base given (or a new environment) and no contract recorded."""
+    digest = head.artifact.contract_sha256
+    recorded = f"sha256 {digest[:12]}" if digest else "its contract is not recorded"
     if base_root is None or base is None:
-        return None
+        before = "base not given" if base_root is None else "new environment"
+        return ContractReview("not known", f"{recorded} ({before}: nothing to compare with)") if digest else None
     if base.artifact.sha256 == head.artifact.sha256:
-        return ContractReview("unchanged", "unchanged (same version)")
-    if (digest := head.artifact.contract_sha256) is not None and digest == base.artifact.contract_sha256:
+        return ContractReview("unchanged", f"unchanged (same version; {recorded})")
+    if digest is not None and digest == base.artifact.contract_sha256:
         return ContractReview("unchanged", f"unchanged (sha256 {digest[:12]} recorded by both releases)")
     old, new = pinned_contract(base_root, base), pinned_contract(head_root, head)
     if isinstance(old, str) or isinstance(new, str):
