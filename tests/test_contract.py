@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CliRun, copy_model_repository
+from tritonform.config import ProjectLayout
+from tritonform.errors import UserError
+from tritonform.release.attach import current_release
+from tritonform.release.compare_inputs import baseline_directory
 from tritonform.release.package import MANIFEST, Manifest, package
+from tritonform.release.reproduce import reproduces
 from tritonform.triton.contract import Contract
 from tritonform.triton.contract_diff import ContractDiff, diff_contracts
 from tritonform.triton.contract_extract import repository_contract
@@ -201,3 +206,19 @@ def test_an_environment_side_is_the_contract_its_release_pins(project: Path, run
     assert "dev's release (version" in result.out and "reproduced from this checkout" in result.out
     assert lowered.code == 1 and "breaking    text_embedder: max_batch_size 64 -> 32" in lowered.out
     assert invalid.code == 2 and "not a valid model repository" in invalid.err
+
+
+def test_a_compare_baseline_is_a_directory_or_a_release_this_checkout_reproduces(project: Path) -> None:
+    layout = ProjectLayout(project)
+    release = current_release(layout, "dev")
+    assert release is not None
+
+    with baseline_directory(layout, release.version_id, None) as baseline:
+        reproduced = baseline.directory
+        assert reproduces(reproduced, release.artifact.sha256, release.artifact.size_bytes)
+        assert baseline.said.startswith(f"dev's version {release.version_id}") and baseline.release == release
+    with baseline_directory(layout, str(project / "model_repository"), "dev") as given:
+        assert given.directory == project / "model_repository" and given.release is None
+    missing = baseline_directory(layout, "0123456789ab", "dev")
+    with pytest.raises(UserError, match="neither a directory nor the version id of a release of dev"), missing:
+        pass
