@@ -81,6 +81,8 @@ def invoke(service: LocalSageMaker, name: str, body: bytes, wanted_variant: str 
     if isinstance(picked, Reply):
         return picked
     status, reply, model_s = _ask(picked, body)
+    service.capture.record(picked.region, name, picked.server.variant, picked.config_name, request=body,
+                           answer=reply.body)  # fmt: skip
     if service.metrics is not None:
         overhead_s = max(time.perf_counter() - received - model_s, 0.0)
         service.metrics.record(

@@ -21,6 +21,7 @@ from tritonform.localsagemaker.api import (
     validation,
 )
 from tritonform.localsagemaker.backing import Backing, endpoint_arn
+from tritonform.localsagemaker.capture import DataCapture
 from tritonform.localsagemaker.catalog import Catalog
 from tritonform.localsagemaker.fleets import FleetStarter
 from tritonform.localsagemaker.metrics import Metrics
@@ -56,6 +57,7 @@ class LocalSageMaker:
         self.endpoints: dict[str, Endpoint] = {}
         self.runner = Runner(backing, clock, self.lock, provisioning_s, self._forget, starter=starter)
         self.catalog = Catalog(backing)
+        self.capture = DataCapture(backing, self.catalog)
 
     def operations(self) -> dict[str, Callable[[str, Request], Answer]]:
         return {
@@ -80,6 +82,7 @@ class LocalSageMaker:
         """Stop every operation and every local Triton fleet (the server is shutting down)."""
         if self.metrics is not None:
             self.metrics.stop.set()
+        self.capture.close()
         with self.lock:
             endpoints = list(self.endpoints.values())
             for endpoint in endpoints:
