@@ -273,8 +273,8 @@ class EmergencySwitch(LiveRecord):
 
     to: ReleaseSnapshot
     configuration: ConfigurationName
-    instances: InstanceCount
-    """The variant's instance count after the switch (kept from before it)."""
+    instances: InstanceCount | None
+    """The variant's instance count after the switch (kept from before it); null where SageMaker gave none."""
     duration_s: Seconds
     """From UpdateEndpoint to InService on the configuration."""
     SNAPSHOT_FIELD: ClassVar[Literal["release", "to"]] = "to"

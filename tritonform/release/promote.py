@@ -287,7 +287,7 @@ def rollback(
                 at=datetime.now(UTC).replace(microsecond=0), action="emergency-switch", environment=env_name,
                 actor=actor, commit=source_commit(layout.root), reason=reason,
                 from_=LiveConfiguration(live_configuration=switched.before), to=ReleaseSnapshot.of(target),
-                configuration=switched.configuration, instances=switched.instances or 0,
+                configuration=switched.configuration, instances=switched.instances,
                 duration_s=round(switched.duration_s, 3),
             ))  # fmt: skip
     result = attach(
