@@ -55,19 +55,25 @@ def test_demo_rolls_back_a_faulty_version_and_promotes_a_healthy_one(tmp_path: P
 
     workspace = root / ".tritonform" / "demo"
     dev_history = history(workspace, "dev")
-    moves = [(r["action"], r["from"]["sha256"] if r.get("from") else None) for r in dev_history]
-    assert [action for action, _ in moves] == ["attach", "attach", "rollback-detected", "rollback", "attach"]
-    rolled_back = dev_history[2]
+    assert [r["action"] for r in dev_history] == [
+        "attach", "in-service", "attach", "rollback-detected", "rollback", "in-service", "attach", "in-service"
+    ]  # fmt: skip
+    rolled_back = dev_history[3]
     assert rolled_back["from"]["sha256"] == packaged["B"] and rolled_back["actor"] == "tritonform release watch"
-    assert dev_history[3]["to"]["sha256"] == packaged["A"]  # A attached again
-    assert dev_history[4]["to"]["sha256"] == packaged["C"]
+    assert dev_history[4]["to"]["sha256"] == packaged["A"]  # A attached again
+    assert dev_history[6]["to"]["sha256"] == packaged["C"]
+    live = [r["release"]["sha256"] for r in dev_history if r["action"] == "in-service"]
+    assert live == [packaged["A"], packaged["A"], packaged["C"]]  # what release watch saw live: B never
+    # B was released with A, seen live, declared beside it as the fallback: SageMaker rolled back to it
+    assert f"fallback kept declared: text-embedder-dev-{packaged['A'][:12]}-" in out.split("release B to dev")[1]
 
     dev = yaml.safe_load((workspace / "environments/releases/dev.yaml").read_text())
     staging = yaml.safe_load((workspace / "environments/releases/staging.yaml").read_text())
     assert dev["artifact"]["sha256"] == staging["artifact"]["sha256"] == packaged["C"]  # the same bytes moved on
     assert staging["artifact"]["s3_uri"].startswith("s3://acme-tritonform-staging-artifacts/")
-    (record,) = history(workspace, "staging")
+    record, seen = history(workspace, "staging")
     assert record["action"] == "promote" and record["actor"] == "tritonform-demo"
+    assert seen["action"] == "in-service" and seen["release"]["sha256"] == packaged["C"]
     staging_part = out.split("deploy staging")[1]
     assert f"in-service: version {packaged['C'][:12]} is live" in staging_part
     assert "text-embedder-staging: 2 request(s): 2 answered, none failed" in staging_part
