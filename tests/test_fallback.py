@@ -2,7 +2,8 @@
 the history makes the fallback, the records that say so (validated like every history record), and the
 synthesized stack: both releases' models and configurations under version-keyed ids, the endpoint depending on
 every one, the `live_instances` variable, the output naming the fallback, `moved` blocks from the unkeyed
-addresses of earlier versions, and byte-identical output."""
+addresses of earlier versions, and byte-identical output. Also what `tritonform deploy` decides before it
+changes anything: the live instance count it applies with, and the input it refuses."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.conftest import CliRun, copy_project
 from tritonform.config import ProjectLayout, load_deployments
 from tritonform.config.names import FALLBACK_OUTPUT, LIVE_INSTANCES_VARIABLE, configuration_name
 from tritonform.config.release import ReleaseConfig
 from tritonform.errors import UserError
+from tritonform.release.deploy import live_instances
 from tritonform.release.fallback import fallback_release
 from tritonform.release.history import (
     DeployDurations,
@@ -218,3 +221,33 @@ def test_deploy_refuses_bad_input_before_anything_changes(
     assert "give --stand-in too" in alone.err and "loopback only" in remote.err
     assert "smoke.yaml" in unverifiable.err and "text_embedder declares none" in unverifiable.err
     assert not history_file(layout, "dev").exists()  # nothing recorded: nothing was tried
+
+
+class DescribedEndpoint:
+    """DescribeEndpoint answering one variant with `desired` instances (None: no endpoint), for live_instances."""
+
+    def __init__(self, desired: int | None) -> None:
+        self.desired = desired
+
+    def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:  # noqa: N803  (the API's casing)
+        if self.desired is None:
+            raise ClientError({"Error": {"Code": "ValidationException", "Message": "Could not find endpoint"}},
+                              "DescribeEndpoint")  # fmt: skip
+        variant = {"VariantName": "AllTraffic", "CurrentInstanceCount": 1, "DesiredInstanceCount": self.desired}
+        return {"EndpointStatus": "InService", "EndpointConfigName": "c", "ProductionVariants": [variant]}
+
+
+@pytest.mark.parametrize(
+    ("desired", "expected", "said"),
+    [
+        (None, 1, "no endpoint yet: capacity.initial_instances"),
+        (2, 2, "text-embedder-dev runs 2 instance(s)"),
+        (7, 2, "text-embedder-dev runs 7 instance(s), kept within capacity 1-2"),
+    ],
+)
+def test_the_live_instance_count_is_what_autoscaling_asked_for_within_capacity(
+    dev: tuple[ProjectLayout, ReleaseConfig], desired: int | None, expected: int, said: str
+) -> None:
+    env = load_deployments(dev[0], ["dev"])[0].environment
+
+    assert live_instances(env, DescribedEndpoint(desired)) == (expected, said)
