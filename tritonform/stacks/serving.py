@@ -60,6 +60,9 @@ class ServingStackProps(Props):
     release: ReleaseConfig
     deployment: CompiledDeployment
     """The rollout policy and alarms compiled for this environment (config layer)."""
+    fallback: ReleaseConfig | None = None
+    """The release whose model and configuration stay declared next to the release's: the last one the
+    environment's history shows verified live (tritonform/release/fallback.py). Default None: none."""
     state_backend: Literal["s3", "local"] = "s3"
     """local keeps the state in a file beside the stack (tests, the stand-in demo). Default s3."""
 
@@ -181,14 +184,15 @@ class ServingStack(TerraformStack):
                 execution_role_arn=self.execution_role.role_arn,
                 kms_key_arn=key_arn,
                 deployment=props.deployment,
+                fallback=props.fallback,
             ),
             depends_on=[self.execution_role.policy],
             endpoint_depends_on=self.rollback_alarms.alarms,
+            instance_count=self._live_instances(env).number_value,
         )
 
         self.autoscaling: EndpointAutoscaling | None = None
         if env.autoscaling is not None and (not stand_in or props.sagemaker_endpoint is not None):
-            instance_count=self._live_instances(env).number_value,
             self.autoscaling = EndpointAutoscaling(
                 self,
                 "autoscaling",
@@ -208,10 +212,6 @@ class ServingStack(TerraformStack):
 
         TerraformOutput(self, "endpoint_name", value=self.endpoint.endpoint_name)
         TerraformOutput(self, "endpoint_configuration_name", value=self.endpoint.configuration_name)
-        TerraformOutput(self, "version_id", value=release.version_id)
-        TerraformOutput(self, "artifact_bucket", value=self.artifacts.bucket_name)
-        TerraformOutput(self, "execution_role_arn", value=self.execution_role.role_arn)
-        TerraformOutput(
         TerraformOutput(
             self,
             FALLBACK_OUTPUT,
@@ -219,16 +219,16 @@ class ServingStack(TerraformStack):
             "to (the last release verified live); null: none, no other release of this environment was verified live",
             value=self.endpoint.fallback_configuration_name or Token.null_value(),
         )
+        TerraformOutput(self, "version_id", value=release.version_id)
+        TerraformOutput(self, "artifact_bucket", value=self.artifacts.bucket_name)
+        TerraformOutput(self, "execution_role_arn", value=self.execution_role.role_arn)
+        TerraformOutput(
             self,
             SECURITY_EXCEPTIONS_OUTPUT,
             description="Hardening controls this environment runs without, and the recorded exception for each",
             value=security_exceptions_output(env),
         )
 
-    def _endpoints(self, stand_in: str) -> dict[str, str]:
-        """Every service at the stand-in; SageMaker and Application Auto Scaling (whose tag operations it answers)
-        at the local SageMaker when one is given."""
-        local = self.props.sagemaker_endpoint or stand_in
     def _live_instances(self, env: EnvironmentConfig) -> TerraformVariable:
         """The instance count a new configuration starts with. UpdateEndpoint replaces the variant's instance
         count with the new configuration's (RetainAllVariantProperties defaults to false; provider 5.100 does
@@ -253,4 +253,8 @@ class ServingStack(TerraformStack):
             ],
         )
 
+    def _endpoints(self, stand_in: str) -> dict[str, str]:
+        """Every service at the stand-in; SageMaker and Application Auto Scaling (whose tag operations it answers)
+        at the local SageMaker when one is given."""
+        local = self.props.sagemaker_endpoint or stand_in
         return {**dict.fromkeys(STAND_IN_SERVICES, stand_in), "sagemaker": local, "applicationautoscaling": local}
