@@ -14,6 +14,7 @@ import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,9 @@ from tests.conftest import REPO_ROOT, CliRun, copy_project, edit_yaml, stack_dir
 from tests.review_plans import RECORDED_PLAN
 from tritonform import terraform
 from tritonform.config import ProjectLayout, load_deployment
+from tritonform.config.names import configuration_name
 from tritonform.release.attach import current_release
+from tritonform.release.history import InServiceSeen, ReleaseSnapshot, append_history, history_file
 from tritonform.review.assess import review_environment
 from tritonform.review.model import (
     AlarmChange,
@@ -36,6 +39,7 @@ from tritonform.standin import MotoServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.terraform]
 NEW_SHA = "ab" * 32
+NEXT_SHA = "cd" * 32
 
 
 @dataclass(frozen=True)
@@ -130,14 +134,33 @@ def review_of(base: Base, tmp_path: Path, change: Callable[[Path], None]) -> Env
                               current_release(ProjectLayout(base.project), "dev"))  # fmt: skip
 
 
-def _new_version(project: Path) -> None:
+def _attach(project: Path, sha256: str) -> None:
     def bump(data: dict[str, Any]) -> None:
         old = data["artifact"]["sha256"]
-        data["version_id"] = NEW_SHA[:12]
-        data["artifact"].update(sha256=NEW_SHA, s3_uri=data["artifact"]["s3_uri"].replace(old, NEW_SHA))
+        data["version_id"] = sha256[:12]
+        data["artifact"].update(sha256=sha256, s3_uri=data["artifact"]["s3_uri"].replace(old, sha256))
         data["attached"].update(by="alice", reason="better normaliser")
 
     edit_yaml(project / "environments/releases/dev.yaml", bump)
+
+
+def _verified_live(project: Path) -> None:
+    """The history records the release file's release in service (as `release watch` does), so the next
+    release keeps it declared as the fallback."""
+    layout = ProjectLayout(project)
+    release = current_release(layout, "dev")
+    assert release is not None
+    append_history(history_file(layout, "dev"), InServiceSeen(
+        at=datetime(2026, 11, 22, 8, 0, tzinfo=UTC), action="in-service", environment="dev", actor="ci", commit=None,
+        reason="seen in service", release=ReleaseSnapshot.of(release),
+        configuration=configuration_name(load_deployment(layout, "dev").environment, release)))  # fmt: skip
+
+
+def _new_version(project: Path) -> None:
+    """A normal release: the running release was verified live (so it stays declared as the fallback) and
+    another one is attached."""
+    _verified_live(project)
+    _attach(project, NEW_SHA)
 
 
 def test_no_change_and_the_recorded_plan_is_still_what_terraform_writes(base: Base, tmp_path: Path) -> None:
@@ -151,9 +174,18 @@ def test_no_change_and_the_recorded_plan_is_still_what_terraform_writes(base: Ba
     assert _shape(fresh) == _shape(recorded)
 
 
-def _shape(plan: dict[str, Any]) -> dict[str, tuple[list[str], list[str]]]:
-    """Each resource type's change keys and attribute names."""
-    return {rc["type"]: (sorted(rc["change"]), sorted(rc["change"]["before"])) for rc in plan["resource_changes"]}
+def _shape(plan: dict[str, Any]) -> dict[str, tuple[list[str], list[str], dict[str, list[str]]]]:
+    """Each resource type's change keys, attribute names and the attribute names of its blocks (the rollback
+    alarms' metric_query among them), and the outputs."""
+    shape: dict[str, tuple[list[str], list[str], dict[str, list[str]]]] = {
+        "outputs": (sorted(plan["output_changes"]), [], {})
+    }
+    for rc in plan["resource_changes"]:
+        before = rc["change"]["before"]
+        blocks = {key: sorted(value[0]) for key, value in before.items()
+                  if isinstance(value, list) and value and isinstance(value[0], dict)}  # fmt: skip
+        shape[rc["type"]] = (sorted(rc["change"]), sorted(before), blocks)
+    return shape
 
 
 # --- protections weakened, in real plans: the stack's Terraform JSON edited as no configuration file allows -----
@@ -250,11 +282,73 @@ def test_version_bump_is_safe_and_names_both_versions(base: Base, tmp_path: Path
     text = markdown([review])
     assert f"{old.version_id} -> **{NEW_SHA[:12]}**" in text
     assert "attached by alice" in text
-    assert review.removals == ()  # model and configuration are created before the old ones go: no downtime
+    # the new release's model and configuration are created, the fallback's (the release before) kept
+    assert review.removals == () and review.retirements == ()
+    actions = {(c.action, c.address.split(".")[0], c.address.split("-")[-1][:12]) for c in review.changes}
+    assert {("create", kind, NEW_SHA[:12]) for kind in ("aws_sagemaker_model", "aws_sagemaker_endpoint_configuration")
+            } <= actions  # fmt: skip
+    assert not any(c.action == "delete" for c in review.changes)
+    # the alarm's fleet dimension follows the release to its configuration: the normal release, not a weakening
+    (alarm,) = [a for a in review.alarm_changes if a.action == "update"]
+    fleet = [a for a in alarm.attributes if a.path.endswith("dimensions.EndpointConfigName")]
+    assert fleet and all(NEW_SHA[:12] in a.new and old.version_id in a.old for a in fleet)
+    assert review.weakenings == ()
     assert review.rollout is not None
     assert any("shift all traffic to the new fleet" in line for line in review.rollout.timeline)
     assert review.update_capacity is not None and review.update_capacity.instance_type == "ml.g4dn.xlarge"
     assert "- during the update: up to 1 extra x ml.g4dn.xlarge" in text
+
+
+def test_a_version_bump_with_no_fallback_destroys_what_runs_and_needs_attention(base: Base, tmp_path: Path) -> None:
+    """No release verified live: the running release's model and configuration are not kept, and are destroyed
+    after the endpoint update; if SageMaker rolls that update back, the endpoint runs a configuration that no
+    longer exists (terraform-provider-aws issue 48997)."""
+    review = review_of(base, tmp_path, lambda project: _attach(project, NEW_SHA))
+
+    assert review.verdict == "needs attention"
+    destroyed = {r.address.split(".")[0]: r for r in review.removals}
+    assert set(destroyed) == {"aws_sagemaker_model", "aws_sagemaker_endpoint_configuration"}
+    assert all(r.action == "delete" and "the endpoint runs it now" in (r.why or "") and "48997" in (r.why or "")
+               for r in destroyed.values())  # fmt: skip
+    assert review.retirements == ()
+
+
+def test_an_older_fallback_is_retired_once_a_newer_release_was_verified_live(base: Base, tmp_path: Path) -> None:
+    """A -> B -> C. B's release keeps A as the fallback; once B was verified live, C's release keeps B and
+    retires A: create C, keep B, destroy A, update the endpoint. moto has no UpdateEndpoint, so B's model and
+    configuration are applied with -target and the endpoint's move to B is written into the state as
+    Terraform records it after the update (the planned values)."""
+    first = tmp_path / "b"
+    first.mkdir()
+    plan_path = plan_of(base, first, _new_version)
+    planned = json.loads(plan_path.read_text())
+    stack = stack_directory(first / "head-out", "tritonform-dev")
+    created = [rc["address"] for rc in planned["resource_changes"]
+               if rc["change"]["actions"] == ["create"] and rc["type"].startswith("aws_sagemaker_")]  # fmt: skip
+    assert len(created) == 2, created
+    _run(["apply", "-refresh=false", "-auto-approve", *(f"-target={address}" for address in created)], stack)
+    _complete_state(stack / "terraform.dev.tfstate", planned)
+    a = current_release(ProjectLayout(base.project), "dev")
+    assert a is not None
+
+    def next_release(project: Path) -> None:
+        shutil.rmtree(project)
+        shutil.copytree(first / "head", project)
+        _verified_live(project)
+        _attach(project, NEXT_SHA)
+
+    second = Base(base.project, stack / "terraform.dev.tfstate", base.url)
+    review = review_of(second, tmp_path, next_release)
+
+    assert review.verdict == "safe", review.reasons
+    assert review.removals == ()
+    assert {(r.kind, r.version_id) for r in review.retirements} == {("model", a.version_id),
+                                                                     ("configuration", a.version_id)}  # fmt: skip
+    assert f"retires version {a.version_id}" in review.reasons[0]
+    assert any(c.action == "create" and NEXT_SHA[:12] in c.address for c in review.changes)
+    assert not any(NEW_SHA[:12] in c.address and c.action != "no-op" for c in review.changes)  # B: the fallback
+    text = markdown([review])
+    assert f"- retired: version {a.version_id}'s configuration" in text
 
 
 def test_policy_change_is_shown_with_its_timeline(base: Base, tmp_path: Path) -> None:

@@ -117,9 +117,14 @@ CANARY = {"type": "CANARY", "canary_size": [{"type": "CAPACITY_PERCENT", "value"
           "wait_interval_in_seconds": 600}  # fmt: skip
 
 
+TWO_ALARMS = [{"alarm_name": "text-embedder-dev-rollback-5xx-rate"},
+              {"alarm_name": "text-embedder-dev-rollback-model-latency-p99"}]  # fmt: skip
+
+
 def _canary_policy(before: dict[str, Any]) -> None:
     put(before, ROUTING, dict(CANARY))
     put(before, ("deployment_config", 0, "blue_green_update_policy", 0, "termination_wait_in_seconds"), 600)
+    put(before, ALARMS, [dict(alarm) for alarm in TWO_ALARMS])
 
 
 @st.composite
@@ -150,12 +155,8 @@ def rollout_weakenings(draw: st.DrawFn) -> tuple[str, Edit, Any, Any]:
         path = ("deployment_config", 0, "blue_green_update_policy", 0, "termination_wait_in_seconds")
         return policy + "termination_wait_in_seconds", lambda a: put(a, path, wait), 600, wait
     kept = draw(st.sampled_from([[], [0], [1]]))
-    before = [
-        {"alarm_name": "text-embedder-dev-rollback-5xx-errors"},
-        {"alarm_name": "text-embedder-dev-rollback-model-errors"},
-    ]
-    after = [before[i] for i in kept]
-    return "deployment_config[0].auto_rollback_configuration[0].alarms", lambda a: put(a, ALARMS, after), before, after  # fmt: skip
+    after = [TWO_ALARMS[i] for i in kept]
+    return "deployment_config[0].auto_rollback_configuration[0].alarms", lambda a: put(a, ALARMS, after), TWO_ALARMS, after  # fmt: skip
 
 
 @EXAMPLES
@@ -377,3 +378,301 @@ def test_canary_to_linear_is_a_policy_to_check_not_called_weaker_or_safe() -> No
     (weakening,) = [w for w in review.weakenings if w.attribute.path.endswith("traffic_routing_configuration[0].type")]
     assert (weakening.certain, weakening.why) == (False, "canary -> linear: check the new steps")
     assert review.verdict is Verdict.NEEDS_ATTENTION
+
+
+# --- metric math rollback alarms: each judged field of metric_query (blocks matched by id) -----------------
+
+ALARM = "aws_cloudwatch_metric_alarm"
+GUARDED_RATE = "IF(invocations >= 40, 100 * FILL(errors, 0) / invocations, 0)"
+GUARDED_LATENCY = "IF(invocations >= 40, latency / 1000, 0)"
+
+
+def running_configuration() -> str:
+    """The configuration the base plan's endpoint runs (and, unchanged, runs after it)."""
+    name: str = entry(base_document(), "aws_sagemaker_endpoint")["change"]["after"]["endpoint_config_name"]
+    return name
+
+
+def query(values: dict[str, Any], query_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(q for q in values["metric_query"] if q["id"] == query_id)
+    return found
+
+
+def metric(values: dict[str, Any], query_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = query(values, query_id)["metric"][0]
+    return found
+
+
+def _latency_alarm(before: dict[str, Any]) -> None:
+    """dev's one alarm made a p99 latency alarm, as the built-in model-latency-p99 alarm is declared."""
+    latency = query(before, "errors")
+    latency["id"] = "latency"
+    latency["metric"][0].update(metric_name="ModelLatency", stat="p99")
+    query(before, "judged").update(expression=GUARDED_LATENCY, label="latency-p99")
+    before.update(comparison_operator="GreaterThanThreshold", threshold=500)
+
+
+@st.composite
+def metric_query_weakenings(draw: st.DrawFn) -> tuple[Edit | None, Edit, str, Any, Any, bool]:
+    """(before edit, after edit, path, old, new, certain): one change inside metric_query that makes the alarm
+    fire later or watch the wrong fleet; certain False where it cannot be judged mechanically."""
+    kind = draw(st.sampled_from(["guard", "rewritten", "period", "percentile", "fleet-dropped", "fleet-other",
+                                 "endpoint-dimension"]))  # fmt: skip
+    watched = draw(st.sampled_from(["errors", "invocations"]))
+    configuration = running_configuration()
+    if kind == "guard":
+        minimum = draw(st.integers(41, 10**6))
+        raised = GUARDED_RATE.replace(">= 40", f">= {minimum}")
+        return (None, lambda a: query(a, "judged").update(expression=raised),
+                "metric_query[id=judged].expression", GUARDED_RATE, raised, True)  # fmt: skip
+    if kind == "rewritten":
+        rewritten = draw(st.sampled_from(["100 * errors / invocations", "IF(invocations >= 40, errors, 0)",
+                                          "IF(invocations >= 40, 100 * FILL(errors, 0) / invocations / 10, 0)", "0"]))  # fmt: skip
+        return (None, lambda a: query(a, "judged").update(expression=rewritten),
+                "metric_query[id=judged].expression", GUARDED_RATE, rewritten, False)  # fmt: skip
+    if kind == "period":
+        period = draw(st.sampled_from([120, 300, 900, 3600]))
+        return (None, lambda a: metric(a, watched).update(period=period),
+                f"metric_query[id={watched}].metric[0].period", 60, period, True)  # fmt: skip
+    if kind == "percentile":
+        lower = draw(st.sampled_from(["p50", "p90", "p95", "p98.5"]))
+        return (_latency_alarm, lambda a: metric(a, "latency").update(stat=lower),
+                "metric_query[id=latency].metric[0].stat", "p99", lower, True)  # fmt: skip
+    dimensions = f"metric_query[id={watched}].metric[0].dimensions."
+    if kind == "fleet-dropped":
+        return (None, lambda a: metric(a, watched)["dimensions"].pop("EndpointConfigName"),
+                dimensions + "EndpointConfigName", configuration, None, True)  # fmt: skip
+    if kind == "fleet-other":
+        other = draw(st.sampled_from(["text-embedder-dev-0123456789ab-00000000", "text-embedder-prod-x-1"]))
+        return (None, lambda a: metric(a, watched)["dimensions"].update(EndpointConfigName=other),
+                dimensions + "EndpointConfigName", configuration, other, True)  # fmt: skip
+    key = draw(st.sampled_from(["EndpointName", "VariantName"]))
+    old = {"EndpointName": "text-embedder-dev", "VariantName": "AllTraffic"}[key]
+    new = draw(st.sampled_from([None, "elsewhere"]))
+
+    def change_endpoint_dimension(after: dict[str, Any]) -> None:
+        dims = metric(after, watched)["dimensions"]
+        dims.pop(key) if new is None else dims.update({key: new})
+
+    return None, change_endpoint_dimension, dimensions + key, old, new, True
+
+
+@EXAMPLES
+@given(metric_query_weakenings())
+def test_a_metric_math_alarm_that_fires_later_or_watches_the_wrong_fleet(
+    case: tuple[Edit | None, Edit, str, Any, Any, bool],
+) -> None:
+    start, weaken, path, old, new, certain = case
+
+    review = review_of(with_change(ALARM, weaken, before=start))
+
+    assert_weakened(review, path, old, new, certain=certain)
+    (weakening,) = [w for w in review.weakenings if w.attribute.path == path]
+    assert weakening.protection == "a rollback alarm"
+    if not certain:
+        assert "changed, not judged" in weakening.why
+        assert f"**check** a rollback alarm: `{weakening.address}` `{path}`" in markdown([review])
+
+
+def test_a_metric_query_removed_or_renamed_is_changed_not_judged() -> None:
+    def rename(after: dict[str, Any]) -> None:
+        query(after, "errors")["id"] = "failures"
+        query(after, "judged")["expression"] = GUARDED_RATE.replace("errors", "failures")
+
+    review = review_of(with_change(ALARM, rename))
+
+    assert review.verdict is Verdict.NEEDS_ATTENTION
+    why = {w.attribute.path: (w.certain, w.why) for w in review.weakenings}
+    assert why["metric_query[id=errors]"] == (False, "changed, not judged: metric query errors is removed")
+    assert why["metric_query[id=failures]"] == (False, "changed, not judged: metric query failures is added")
+    assert why["metric_query[id=judged].expression"][0] is False
+
+
+def _release_of(configuration: str) -> Edit:
+    """Every metric of the alarm named with the fleet dimension of `configuration`."""
+
+    def edit(values: dict[str, Any]) -> None:
+        for each in values["metric_query"]:
+            for one in each["metric"]:
+                one["dimensions"]["EndpointConfigName"] = configuration
+
+    return edit
+
+
+STRONGER_ALARMS = [
+    ("guard lowered", None, lambda a: query(a, "judged").update(expression=GUARDED_RATE.replace(">= 40", ">= 10"))),
+    ("shorter period", None, lambda a: metric(a, "errors").update(period=30)),
+    ("higher percentile", _latency_alarm, lambda a: metric(a, "latency").update(stat="p99.9")),
+    ("fewer datapoints", None, lambda a: a.update(datapoints_to_alarm=1)),
+    ("more evaluation periods", None, lambda a: a.update(evaluation_periods=5)),
+    ("missing data breaches", None, lambda a: a.update(treat_missing_data="breaching")),
+    ("the release's fleet", _release_of("text-embedder-dev-0123456789ab-00000000"),
+     _release_of(running_configuration())),
+    ("the new fleet only", lambda b: [metric(b, i)["dimensions"].pop("EndpointConfigName")
+                                      for i in ("errors", "invocations")],
+     _release_of(running_configuration())),
+    ("label", None, lambda a: query(a, "judged").update(label="renamed")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("start", "strengthen"), [c[1:] for c in STRONGER_ALARMS], ids=[c[0] for c in STRONGER_ALARMS])
+def test_a_stronger_or_neutral_metric_math_alarm_is_safe_with_its_values(start: Edit | None, strengthen: Edit) -> None:
+    review = review_of(with_change(ALARM, strengthen, before=start))
+
+    assert review.verdict is Verdict.SAFE, review.reasons
+    assert review.weakenings == ()
+    (alarm,) = review.alarm_changes
+    assert alarm.action == "update" and alarm.attributes  # the values are still shown, old -> new
+    assert all(f"{a.path}: {a.old} -> {a.new}" in plain([review]) for a in alarm.attributes)
+
+
+def test_the_fleet_dimension_following_the_release_is_the_normal_release() -> None:
+    """The endpoint moves to a new configuration and the alarm's EndpointConfigName follows it: not a
+    weakening; the same value left on the old configuration, or set to another one, is."""
+    new_configuration = "text-embedder-dev-0123456789ab-00000000"
+
+    def release(document: dict[str, Any], alarm_configuration: str) -> EnvironmentReview:
+        with_change("aws_sagemaker_endpoint", lambda a: a.update(endpoint_config_name=new_configuration),
+                    document=document)  # fmt: skip
+        return review_of(with_change(ALARM, _release_of(alarm_configuration), document=document))
+
+    followed = release(base_document(), new_configuration)
+    assert not any(w.protection == "a rollback alarm" for w in followed.weakenings), followed.weakenings
+
+    elsewhere = release(base_document(), "text-embedder-dev-fedcba987654-00000000")
+    assert_weakened(elsewhere, "metric_query[id=errors].metric[0].dimensions.EndpointConfigName",
+                    running_configuration(), "text-embedder-dev-fedcba987654-00000000")  # fmt: skip
+    (left,) = {w.why for w in elsewhere.weakenings if w.attribute.path.endswith("EndpointConfigName")}
+    assert new_configuration in left
+
+
+def test_removing_the_last_rollback_alarm_turns_automatic_rollback_off() -> None:
+    """The provider drops the whole auto_rollback_configuration block with the last alarm."""
+    review = review_of(with_change("aws_sagemaker_endpoint",
+                                   lambda a: put(a, ("deployment_config", 0, "auto_rollback_configuration"), [])))  # fmt: skip
+
+    (weakening,) = [w for w in review.weakenings if w.protection == "the rollback alarms"]
+    assert weakening.certain and weakening.attribute.new == "(none)"
+    assert weakening.why.startswith("automatic rollback is off: no alarm is watched during updates")
+    assert [u.alarm_names for u in review.unwatched_alarms] == [("text-embedder-dev-rollback-5xx-rate",)]
+    assert "- no longer watched during rollouts: text-embedder-dev-rollback-5xx-rate" in markdown([review])
+    assert review.verdict is Verdict.NEEDS_ATTENTION
+
+
+# --- retired releases: a model and configuration neither running nor the fallback may go -------------------
+
+CONFIGURATION = "aws_sagemaker_endpoint_configuration"
+MODEL = "aws_sagemaker_model"
+VERSIONS = st.text("0123456789abcdef", min_size=12, max_size=12)
+
+
+def _named(version: str) -> str:
+    return f"text-embedder-dev-{version}-0333912b"
+
+
+def _release_entries(document: dict[str, Any], version: str, actions: list[str]) -> list[str]:
+    """The model and configuration of another release, as the serving stack declares them (version-keyed
+    construct ids, named <endpoint>-<version>-<digest>, tagged with the version), with `actions`."""
+    addresses = []
+    for resource_type in (MODEL, CONFIGURATION):
+        template = entry(document, resource_type)
+        values = json.loads(json.dumps(template["change"]["before"]).replace(
+            template["change"]["before"]["name"], _named(version)))  # fmt: skip
+        values["tags"]["tritonform:version-id"] = values["tags_all"]["tritonform:version-id"] = version
+        name = template["name"].split("-")[0] + f"-{version}_0123ABCD"
+        added = {**template, "address": f"{resource_type}.{name}", "name": name,
+                 "change": {**template["change"], "actions": actions, "before": values,
+                            "after": None if actions == ["delete"] else values}}  # fmt: skip
+        document["resource_changes"].append(added)
+        addresses.append(added["address"])
+    return addresses
+
+
+def _fallback(document: dict[str, Any], name: str | None) -> None:
+    document["output_changes"]["fallback_configuration_name"].update(before=name, after=name)
+
+
+def _endpoint_moves_to(document: dict[str, Any], version: str) -> None:
+    with_change("aws_sagemaker_endpoint", lambda a: a.update(endpoint_config_name=_named(version)), document=document)
+    _release_entries(document, version, ["create"])
+
+
+@EXAMPLES
+@given(st.lists(VERSIONS, min_size=3, max_size=3, unique=True))
+def test_retiring_an_older_fallback_is_expected_and_says_which_version(versions: list[str]) -> None:
+    """A normal release after the fallback moved on: the new release's model and configuration are created,
+    the fallback's kept, the endpoint updated, and the previous fallback's destroyed."""
+    new, fallback, retired = versions
+    document = base_document()
+    _endpoint_moves_to(document, new)
+    _release_entries(document, fallback, ["no-op"])
+    _fallback(document, _named(fallback))
+    addresses = _release_entries(document, retired, ["delete"])
+
+    review = review_of(document)
+
+    assert review.verdict is Verdict.SAFE, review.reasons
+    assert review.removals == ()
+    assert {(r.address, r.version_id) for r in review.retirements} == {(a, retired) for a in addresses}
+    assert f"retires version {retired}" in review.reasons[0]
+    text = markdown([review])
+    assert f"- retired: version {retired}'s configuration `{_named(retired)}`" in text
+    assert f"retired: version {retired}'s model {_named(retired)}" in plain([review])
+
+
+@EXAMPLES
+@given(st.lists(VERSIONS, min_size=2, max_size=2, unique=True), st.sampled_from(["running", "fallback"]))
+def test_destroying_what_runs_now_or_the_fallback_needs_attention(versions: list[str], which: str) -> None:
+    """Destroying the configuration the endpoint runs before the update (no fallback kept it: if SageMaker
+    rolls back, the endpoint is left on nothing, provider issue 48997) or the declared fallback."""
+    new, fallback = versions
+    document = base_document()
+    running = entry(document, CONFIGURATION)
+    if which == "running":  # the release before is not kept: its model and configuration are destroyed
+        _fallback(document, None)
+        for resource_type in (MODEL, CONFIGURATION):
+            entry(document, resource_type)["change"].update(actions=["delete"], after=None)
+    else:
+        _release_entries(document, fallback, ["delete"])
+        _fallback(document, _named(fallback))
+    _endpoint_moves_to(document, new)
+
+    review = review_of(document)
+
+    assert review.verdict is Verdict.NEEDS_ATTENTION
+    assert review.retirements == ()
+    configuration = next(r for r in review.removals if r.address.startswith(CONFIGURATION))
+    if which == "running":
+        assert configuration.address == running["address"]
+        assert "the endpoint runs it now" in (configuration.why or "") and "48997" in (configuration.why or "")
+    else:
+        assert "it is the declared fallback" in (configuration.why or "")
+    assert f"`{configuration.address}`: {configuration.why}" in markdown([review])
+    assert any(r.startswith(f"{configuration.address} is destroyed: ") for r in review.reasons)
+
+
+@EXAMPLES
+@given(VERSIONS)
+def test_a_destroyed_release_is_not_called_retired_without_the_fallback_output(version: str) -> None:
+    """A plan that does not say which configuration is the fallback (a stack from before the output, or
+    one known only after apply) cannot show the destroyed one is not it."""
+    document = base_document()
+    _release_entries(document, version, ["delete"])
+    del document["output_changes"]["fallback_configuration_name"]
+
+    review = review_of(document)
+
+    assert review.verdict is Verdict.NEEDS_ATTENTION and review.retirements == ()
+    assert any(r.address.endswith(f"-{version}_0123ABCD") for r in review.removals)
+
+
+def test_a_deleted_endpoint_with_its_configurations_stays_deleted() -> None:
+    document = base_document()
+    for resource_type in ("aws_sagemaker_endpoint", MODEL, CONFIGURATION):
+        entry(document, resource_type)["change"].update(actions=["delete"], after=None)
+
+    review = review_of(document)
+
+    assert review.verdict is Verdict.NEEDS_ATTENTION and review.retirements == ()
+    assert review.removals[0].action == "delete" and "deleted" in (review.removals[0].why or "")
+    assert review.reasons[0] == "the endpoint is deleted: it stops serving, and nothing replaces it"

@@ -1,12 +1,14 @@
 """What a reviewer needs to approve or stop a model rollout, read from an environment's real plan: the
 model version old -> new, the rollout policy, rollback alarms added or removed, instance and capacity
 changes with the extra GPUs an update needs and a cost *estimate*, autoscaling / IAM / KMS / S3 changes,
-hardening controls turned off, security findings, anything replaced or destroyed, and every protection the
-plan weakens (protections.py). Every concern found here is a reason the review needs attention
+hardening controls turned off, security findings, anything replaced or destroyed (but an older release's
+model and configuration the stack no longer declares, retired: expected), and every protection the plan
+weakens (protections.py). Every concern found here is a reason the review needs attention
 (model.EnvironmentReview.verdict)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
@@ -15,6 +17,7 @@ import yaml
 
 from tritonform.config.hardening import SECURITY_EXCEPTIONS_OUTPUT, ControlOff, hardening_state
 from tritonform.config.loader import Deployment
+from tritonform.config.names import FALLBACK_OUTPUT
 from tritonform.config.release import ReleaseConfig
 from tritonform.explain import timeline
 from tritonform.review.model import (
@@ -29,6 +32,7 @@ from tritonform.review.model import (
     PlannedChange,
     Removal,
     ResourceGroup,
+    Retirement,
     RolloutSummary,
     UnwatchedAlarms,
     UpdateCapacity,
@@ -36,7 +40,7 @@ from tritonform.review.model import (
     Weakening,
 )
 from tritonform.review.plan import Plan, ResourceChange
-from tritonform.review.protections import Observed, Severity, concrete_paths, label_of, protections_of
+from tritonform.review.protections import Observed, PlanContext, Severity, label_of, locate, protections_of
 from tritonform.review.values import JsonValue, at, strings
 
 HOURS_PER_MONTH = 730
@@ -44,6 +48,7 @@ ENDPOINT = "aws_sagemaker_endpoint"
 CONFIGURATION = "aws_sagemaker_endpoint_configuration"
 MODEL = "aws_sagemaker_model"
 ALARM = "aws_cloudwatch_metric_alarm"
+VERSION_TAG = "tritonform:version-id"
 SCALABLE_TARGET = "aws_appautoscaling_target"
 RESOURCE_GROUPS = {
     "autoscaling": ("aws_appautoscaling_target", "aws_appautoscaling_policy"),
@@ -85,8 +90,9 @@ def review_environment(
         return EnvironmentReview(env.name, env.tier, version, contract=contract)
 
     concerns: list[str] = []  # each a reason for attention, in the order found
-    removals = _removals(concerns, plan.effective)
-    weakenings = _weakenings(concerns, plan.effective)
+    running = _running_configurations(plan)
+    removals, retirements = _removals(concerns, plan.effective, running)
+    weakenings = _weakenings(concerns, plan.effective, _context(plan))
     alarm_changes, unwatched = _alarms(concerns, plan)
     instance_changes = _instance_changes(concerns, deployment, plan)
     _instance_type_of_a_scaled_variant(concerns, plan)
@@ -104,6 +110,7 @@ def review_environment(
         changes=changes,
         concerns=tuple(concerns),
         removals=removals,
+        retirements=retirements,
         weakenings=weakenings,
         rollout=RolloutSummary(
             policy.policy_name, policy.policy.kind, policy.total_s, len(policy.alarms), tuple(timeline(policy))
@@ -140,10 +147,13 @@ def _version(deployment: Deployment, base_release: ReleaseConfig | BaseNotGiven 
     )
 
 
-def _removals(concerns: list[str], effective: list[ResourceChange]) -> tuple[Removal, ...]:
+def _removals(
+    concerns: list[str], effective: list[ResourceChange], running: _Running | None
+) -> tuple[tuple[Removal, ...], tuple[Retirement, ...]]:
     """Anything replaced or destroyed; losing the endpoint is downtime, so it leads. A destroyed endpoint
-    is called deleted: nothing takes its place."""
+    is called deleted: nothing takes its place. A model or configuration destroyed is judged by _retirement."""
     removals: list[Removal] = []
+    retirements: list[Retirement] = []
     for change in effective:
         if change.action == "forget":
             concerns.append(f"{change.address} is no longer managed by Terraform (removed from state, not destroyed)")
@@ -157,12 +167,84 @@ def _removals(concerns: list[str], effective: list[ResourceChange]) -> tuple[Rem
                 why += " (and the rollback alarms it watches change)"
             removals.insert(0, Removal(action, change.address, why))
             concerns.append(why)
-        elif not (change.type in {MODEL, CONFIGURATION} and change.create_before_destroy):
-            guarded = label_of(change.type) if action == "delete" else None
-            removals.append(Removal(action, change.address, f"{guarded} goes with it" if guarded else None))
-            concerns.append(f"{change.address} is {'destroyed' if action == 'delete' else 'replaced'}"
-                            + (f": {guarded} goes with it" if guarded else ""))  # fmt: skip
-    return tuple(removals)
+            continue
+        if change.type in {MODEL, CONFIGURATION}:
+            kept = _still_needed(change, running)
+            if kept is not None:
+                removals.append(Removal(action, change.address, kept))
+                concerns.append(f"{change.address} is {'destroyed' if action == 'delete' else 'replaced'}: {kept}")
+                continue
+            if change.create_before_destroy:
+                continue  # a new name for the same release: created before the old one goes
+            if running is not None and action == "delete" and running.fallback_known:
+                retirements.append(_retired(change))
+                continue
+        guarded = label_of(change.type) if action == "delete" else None
+        removals.append(Removal(action, change.address, f"{guarded} goes with it" if guarded else None))
+        concerns.append(f"{change.address} is {'destroyed' if action == 'delete' else 'replaced'}"
+                        + (f": {guarded} goes with it" if guarded else ""))  # fmt: skip
+    return tuple(removals), tuple(retirements)
+
+
+@dataclass(frozen=True)
+class _Running:
+    """The configurations a plan must keep: the one the endpoint runs now (before), the one it runs after
+    apply, and the stack's declared fallback (its output; fallback_known False where the plan does not
+    say which it is)."""
+
+    before: str | None
+    after: str | None
+    fallback: str | None
+    fallback_known: bool
+
+    def needs(self, name: str) -> str | None:
+        """Why a configuration (or the model of the same name) must not be destroyed, or None."""
+        if name == self.before:
+            return ("the endpoint runs it now: if SageMaker rolls the update back, the endpoint is left on a "
+                    "configuration that no longer exists (terraform-provider-aws issue 48997)")  # fmt: skip
+        if name == self.fallback:
+            return "it is the declared fallback: an emergency rollback switches to it"
+        if name == self.after:
+            return "the endpoint runs it after this plan"
+        return None
+
+
+def _running_configurations(plan: Plan) -> _Running | None:
+    """What the endpoint runs, from its entry in the plan (no-op included); None without an endpoint that
+    stays (a deleted endpoint is judged as deleted)."""
+    endpoint = next((c for c in plan.changes if c.type == ENDPOINT), None)
+    if endpoint is None or endpoint.action == "delete":
+        return None
+    before, after = endpoint.before.get("endpoint_config_name"), endpoint.after.get("endpoint_config_name")
+    fallback = plan.output_values.get(FALLBACK_OUTPUT)
+    return _Running(
+        str(before) if isinstance(before, str) else None,
+        str(after) if isinstance(after, str) and not endpoint.sides.unknown_at(("endpoint_config_name",)) else None,
+        fallback if isinstance(fallback, str) else None,
+        FALLBACK_OUTPUT in plan.output_values and (fallback is None or isinstance(fallback, str)),
+    )
+
+
+def _still_needed(change: ResourceChange, running: _Running | None) -> str | None:
+    """Why destroying this model or configuration (its old name: a replacement destroys that one) is
+    trouble; a model counts as its configuration (they share a name, and the configuration names it)."""
+    if running is None:
+        return None
+    name = change.before.get("name")
+    return running.needs(str(name)) if isinstance(name, str) else None
+
+
+def _retired(change: ResourceChange) -> Retirement:
+    tags = change.before.get("tags")
+    version = tags.get(VERSION_TAG) if isinstance(tags, dict) else None
+    kind: Literal["model", "configuration"] = "model" if change.type == MODEL else "configuration"
+    return Retirement(change.address, kind, str(change.before.get("name") or change.address),
+                      str(version) if isinstance(version, str) else None)  # fmt: skip
+
+
+def _context(plan: Plan) -> PlanContext:
+    running = _running_configurations(plan)
+    return PlanContext(release_configuration=running.after if running else None)
 
 
 def _alarm_names(values: dict[str, JsonValue]) -> set[str]:
@@ -172,7 +254,7 @@ def _alarm_names(values: dict[str, JsonValue]) -> set[str]:
     }
 
 
-def _weakenings(concerns: list[str], effective: list[ResourceChange]) -> tuple[Weakening, ...]:
+def _weakenings(concerns: list[str], effective: list[ResourceChange], context: PlanContext) -> tuple[Weakening, ...]:
     """Every protected attribute an update or replacement changes, judged by its protection (a new value
     known only after apply cannot be judged: that needs a look too)."""
     found: list[Weakening] = []
@@ -181,15 +263,17 @@ def _weakenings(concerns: list[str], effective: list[ResourceChange]) -> tuple[W
             continue
         sides = change.sides
         for protection in protections_of(change.type):
-            for path in concrete_paths(protection.path, sides):
-                old, new = at(change.before, path), at(change.after, path)
-                if sides.unknown_at(path) and old not in (None, "", [], {}):
+            for place in locate(protection.path, sides):
+                old, new = at(change.before, place.before), at(change.after, place.after)
+                seen = Observed(old, new, sides, place.keys, context)
+                if sides.unknown_at(place.after) and old not in (None, "", [], {}):
                     why, certain = "the new value is known only after apply: it cannot be checked now", False
-                elif old == new or (judged := protection.judge(Observed(old, new, sides))) is None:
+                elif old == new or (judged := protection.judge(seen)) is None:
                     continue
                 else:
                     why, certain = judged.why, judged.severity is Severity.WEAKENS
-                found.append(Weakening(change.address, protection.guards, sides.change_at(path), why, certain))
+                attribute = sides.change_between(place.name, place.before, place.after)
+                found.append(Weakening(change.address, protection.guards, attribute, why, certain))
     for certain in (True, False):
         labels = list(dict.fromkeys(w.protection for w in found if w.certain is certain))
         if labels:

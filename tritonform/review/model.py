@@ -69,6 +69,18 @@ class Removal:
 
 
 @dataclass(frozen=True)
+class Retirement:
+    """A model or configuration the plan destroys that is neither what the endpoint runs (before or after)
+    nor the stack's declared fallback: an older release retired once a newer one was verified live."""
+
+    address: str
+    kind: Literal["model", "configuration"]
+    name: str
+    version_id: str | None
+    """The release it belonged to (its tritonform:version-id tag); None where it has none."""
+
+
+@dataclass(frozen=True)
 class RolloutSummary:
     policy_name: str
     kind: str
@@ -175,6 +187,7 @@ class EnvironmentReview:
     changes: tuple[PlannedChange, ...] = ()
     concerns: tuple[str, ...] = ()
     removals: tuple[Removal, ...] = ()
+    retirements: tuple[Retirement, ...] = ()
     weakenings: tuple[Weakening, ...] = ()
     rollout: RolloutSummary | None = None
     alarm_changes: tuple[AlarmChange, ...] = ()
@@ -193,12 +206,22 @@ class EnvironmentReview:
         return Verdict.NEEDS_ATTENTION if self.concerns else Verdict.SAFE
 
     @property
+    def retired_versions(self) -> list[str]:
+        """The releases whose model or configuration the plan retires (their names where untagged)."""
+        return list(dict.fromkeys(r.version_id or r.name for r in self.retirements))
+
+    @property
     def reasons(self) -> list[str]:
         """Why the verdict is what it is."""
         if self.verdict is Verdict.NO_CHANGE:
             return ["the plan changes nothing"]
         if self.concerns:
             return list(self.concerns)
+        retired = self.retired_versions
+        if retired:
+            return [f"{'new version' if self.version.status == 'changed' else 'changes'} through the rollout policy; "
+                    f"retires version {', '.join(retired)} (neither what the endpoint runs nor the declared "
+                    "fallback), nothing else destroyed; no checked protection weakened"]  # fmt: skip
         if self.version.status == "changed":
             return ["new version through the rollout policy, nothing destroyed; no checked protection weakened"]
         actions = {change.action for change in self.changes}

@@ -69,6 +69,8 @@ class Plan:
     changes: list[ResourceChange]
     changed_outputs: frozenset[str] = frozenset()
     """Stack outputs the plan creates, updates or deletes."""
+    output_values: dict[str, JsonValue] = field(default_factory=dict)
+    """Each output's value after apply (null included), for the outputs whose value the plan knows."""
 
     @property
     def effective(self) -> list[ResourceChange]:
@@ -99,7 +101,12 @@ def parse_plan(stack: str, path: Path, document: object) -> Plan:
         for name, change in (outputs.items() if isinstance(outputs, dict) else [])
         if isinstance(change, dict) and change.get("actions") != ["no-op"]
     )
-    return Plan(stack, path, changes, changed_outputs)
+    output_values = {
+        name: change.get("after")
+        for name, change in (outputs.items() if isinstance(outputs, dict) else [])
+        if isinstance(change, dict) and change.get("after_unknown") is not True and not change.get("after_sensitive")
+    }
+    return Plan(stack, path, changes, changed_outputs, output_values)
 
 
 def _resource_change(entry: JsonValue, where: str, path: Path) -> ResourceChange:

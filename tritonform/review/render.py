@@ -25,6 +25,7 @@ from tritonform.review.model import (
     InstanceChange,
     PlannedChange,
     Removal,
+    Retirement,
     UpdateCapacity,
     Verdict,
     VersionChange,
@@ -121,6 +122,12 @@ def _removal(removal: Removal, markup: _Markup) -> str:
     return f"{line}: {removal.why}" if removal.why else line
 
 
+def _retirement(retirement: Retirement, markup: _Markup) -> str:
+    version = f"version {retirement.version_id}" if retirement.version_id else "a release"
+    what = f"{version}'s {retirement.kind} {markup.code(retirement.name)} ({markup.code(retirement.address)})"
+    return f"retired: {what}: neither what the endpoint runs nor the declared fallback"
+
+
 def _value_change(change: AttributeChange, markup: _Markup) -> str:
     return f"{markup.code(change.path)}: {markup.code(change.old)} -> {markup.code(change.new)}"
 
@@ -181,6 +188,8 @@ def _sections(review: EnvironmentReview, markup: _Markup) -> list[_Section]:
     alarms += [(f"no longer watched during rollouts: {', '.join(u.alarm_names)}", []) for u in review.unwatched_alarms]
     if alarms:
         sections.append(_Section("Rollback alarms", alarms))
+    if review.retirements:
+        sections.append(_Section("Fallback", [(_retirement(r, markup), []) for r in review.retirements]))
     capacity = [line for change in review.instance_changes for line in _instances(change, markup)]
     capacity += _update(review.update_capacity) if review.update_capacity else []
     if capacity:

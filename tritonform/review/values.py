@@ -41,11 +41,12 @@ class AttributeChange:
 
 
 def at(values: JsonValue, path: Path) -> JsonValue:
-    """The value at `path` (keys and list indexes), or None where any step is missing."""
+    """The value at `path` (keys and list indexes), or None where any step is missing (a negative index
+    names no element: it stands for a block present on the other side only)."""
     current = values
     for step in path:
         if isinstance(step, int):
-            if not isinstance(current, list) or step >= len(current):
+            if not isinstance(current, list) or not 0 <= step < len(current):
                 return None
             current = current[step]
         else:
@@ -115,6 +116,14 @@ class Sides:
             render_path(path),
             shown_at(dict(self.before), self.before_sensitive, path),
             shown_at(dict(self.after), self.after_sensitive, path, self.after_unknown),
+        )
+
+    def change_between(self, name: str, before: Path, after: Path) -> AttributeChange:
+        """old -> new of one attribute that sits at another path on each side (a block matched by id)."""
+        return AttributeChange(
+            name,
+            shown_at(dict(self.before), self.before_sensitive, before),
+            shown_at(dict(self.after), self.after_sensitive, after, self.after_unknown),
         )
 
     def unknown_at(self, path: Path) -> bool:
