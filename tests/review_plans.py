@@ -2,7 +2,8 @@
 
 The base is a real plan: tests/data/review/dev-noop-plan.json is Terraform 1.11's `show -json` of the stand-in
 dev stack planned against its own applied state (tests/test_review.py makes the same plan and checks that the
-recording still has its resources and attributes). The stand-in stack on moto alone leaves out autoscaling and
+recording still has its resources, attributes, blocks and outputs: the metric math rollback alarm's
+metric_query, the version-keyed model and configuration, the fallback_configuration_name output). The stand-in stack on moto alone leaves out autoscaling and
 the bucket policy (tritonform/stacks/serving.py NOT_ON_MOTO_ALONE, NOT_ON_STAND_IN), so those two are added here with the attributes the
 provider's documentation lists for them (registry.terraform.io/providers/hashicorp/aws/5.100.0/docs/resources/
 appautoscaling_target, appautoscaling_policy, s3_bucket_policy) and the values the example synthesizes.

@@ -221,6 +221,10 @@ def _weaken_everything(document: dict[str, Any]) -> None:
     alarms = document["resource"]["aws_cloudwatch_metric_alarm"]
     alarm = next(item for key, item in alarms.items() if key.startswith("rollback-alarms_5xx-rate_"))
     alarm.update(threshold=1_000_000, datapoints_to_alarm=3)
+    queries = {query["id"]: query for query in alarm["metric_query"]}
+    queries["judged"]["expression"] = queries["judged"]["expression"].replace(">= 40", ">= 4000")
+    del queries["errors"]["metric"]["dimensions"]["EndpointConfigName"]  # the old fleet's traffic dilutes the rate
+    queries["invocations"]["metric"]["period"] = 300
     deployment = _one(document, "aws_sagemaker_endpoint")["deployment_config"]
     deployment["auto_rollback_configuration"]["alarms"] = [{"alarm_name": "text-embedder-dev-rollback-elsewhere"}]
     deployment["blue_green_update_policy"]["traffic_routing_configuration"]["wait_interval_in_seconds"] = 60
@@ -229,6 +233,9 @@ def _weaken_everything(document: dict[str, Any]) -> None:
 
 def test_a_real_plan_that_weakens_each_protection_needs_attention_with_values(base: Base, tmp_path: Path) -> None:
     review = plan_of_stack(base, tmp_path, _weaken_everything)
+    release = current_release(ProjectLayout(base.project), "dev")
+    assert release is not None
+    fleet = configuration_name(load_deployment(ProjectLayout(base.project), "dev").environment, release)
 
     assert review.verdict == "needs attention"
     assert "in-place changes only" not in "; ".join(review.reasons)
@@ -239,6 +246,10 @@ def test_a_real_plan_that_weakens_each_protection_needs_attention_with_values(ba
         ("rule[0].apply_server_side_encryption_by_default[0].sse_algorithm", '"aws:kms"', '"AES256"'),
         ("rule[0].bucket_key_enabled", "true", "false"),
         ("threshold", "5", "1000000"), ("datapoints_to_alarm", "2", "3"),
+        ("metric_query[id=judged].expression", '"IF(invocations >= 40, 100 * FILL(errors, 0) / invocations, 0)"',
+         '"IF(invocations >= 4000, 100 * FILL(errors, 0) / invocations, 0)"'),
+        ("metric_query[id=errors].metric[0].dimensions.EndpointConfigName", f'"{fleet}"', "(none)"),
+        ("metric_query[id=invocations].metric[0].period", "60", "300"),
         ("deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].wait_interval_in_seconds",
          "300", "60"),
         ("enable_key_rotation", "true", "false"), ("deletion_window_in_days", "30", "7"),
