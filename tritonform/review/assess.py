@@ -20,6 +20,7 @@ from tritonform.config.loader import Deployment
 from tritonform.config.names import FALLBACK_OUTPUT
 from tritonform.config.release import ReleaseConfig
 from tritonform.explain import timeline
+from tritonform.review.judgement import Observed, PlanContext, Severity
 from tritonform.review.model import (
     BASE_NOT_GIVEN,
     AlarmChange,
@@ -40,7 +41,8 @@ from tritonform.review.model import (
     Weakening,
 )
 from tritonform.review.plan import Plan, ResourceChange
-from tritonform.review.protections import Observed, PlanContext, Severity, label_of, locate, protections_of
+from tritonform.review.protections import label_of, protections_of
+from tritonform.review.table_paths import locate
 from tritonform.review.values import JsonValue, at, strings
 
 HOURS_PER_MONTH = 730

@@ -12,8 +12,7 @@ provider's and the AWS API's documentation:
   https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricDataQuery.html (a query's id,
   expression, return_data and MetricStat), and the dimensions SageMaker publishes during a blue/green update
   ("Auto-Rollback Configuration and Monitoring", SageMaker Developer Guide: EndpointConfigName names the
-  new fleet's configuration). The provider keeps metric_query as a set, so its blocks are matched by id, not
-  by position (aws_cloudwatch_metric_alarm, Terraform AWS provider 5.100.0)
+  new fleet's configuration); their judges are in alarm_queries.py
 - SageMaker DeploymentConfig: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DeploymentConfig.html
 - Application Auto Scaling: https://docs.aws.amazon.com/autoscaling/application/APIReference/API_TargetTrackingScalingPolicyConfiguration.html
 - KMS: https://docs.aws.amazon.com/kms/latest/APIReference/API_ScheduleKeyDeletion.html, key rotation
@@ -23,74 +22,30 @@ and SageMaker keeps the old fleet serving, so neither a longer nor a shorter tim
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 
+from tritonform.review.alarm_queries import NOT_JUDGED, dimension_kept, expression_kept, query_kept, stat_kept
+from tritonform.review.judgement import Judge, Judgement, Observed, unchecked, weakens
 from tritonform.review.policy_documents import NotAPolicyError, growth
-from tritonform.review.values import JsonValue, Path, Sides, Step, at, strings
-
-
-class Severity(StrEnum):
-    WEAKENS = "weakens"
-    UNCHECKED = "cannot be checked"
-
-
-@dataclass(frozen=True)
-class Judgement:
-    severity: Severity
-    why: str
-
-
-@dataclass(frozen=True)
-class PlanContext:
-    """What the rest of the plan says that a judge needs."""
-
-    release_configuration: str | None = None
-    """The endpoint configuration the plan's endpoint runs after apply (its endpoint_config_name); None
-    where the plan has no endpoint, or the name is known only after apply."""
-
-
-@dataclass(frozen=True)
-class Observed:
-    """One protected attribute before and after, with both whole resources for context; `keys` are the
-    block ids and map keys the path was matched by (BY_ID, EACH_KEY), in order."""
-
-    old: JsonValue
-    new: JsonValue
-    sides: Sides
-    keys: tuple[str, ...] = ()
-    context: PlanContext = field(default_factory=PlanContext)
-
-
-Judge = Callable[[Observed], Judgement | None]
-
-
-def _weakens(why: str) -> Judgement:
-    return Judgement(Severity.WEAKENS, why)
-
-
-def _unchecked(why: str) -> Judgement:
-    return Judgement(Severity.UNCHECKED, why)
-
+from tritonform.review.table_paths import BY_ID, EACH, EACH_KEY, TypePath
+from tritonform.review.values import JsonValue, at, strings
 
 # --- judges ---------------------------------------------------------------------------------------------
 
 
 def stays_on(seen: Observed) -> Judgement | None:
     """A flag that protects while true: turning it off (false or unset) weakens."""
-    return _weakens("turned off") if seen.old is True and seen.new is not True else None
+    return weakens("turned off") if seen.old is True and seen.new is not True else None
 
 
 def stays_off(seen: Observed) -> Judgement | None:
     """A flag that removes a protection while true (disable_scale_in is the opposite: see stays_on)."""
-    return _weakens("turned on") if seen.old is not True and seen.new is True else None
+    return weakens("turned on") if seen.old is not True and seen.new is True else None
 
 
 def stays_set(why: str) -> Judge:
     def judge(seen: Observed) -> Judgement | None:
-        return _weakens(why) if _is_set(seen.old) and not _is_set(seen.new) else None
+        return weakens(why) if _is_set(seen.old) and not _is_set(seen.new) else None
 
     return judge
 
@@ -107,7 +62,7 @@ def ranked(order: tuple[str, ...], what: str) -> Judge:
         if seen.old is None or seen.new is None or str(seen.old) not in order:
             return None
         old, new = order.index(str(seen.old)), order.index(str(seen.new)) if str(seen.new) in order else -1
-        return _weakens(f"{what} is weaker") if new < old else None
+        return weakens(f"{what} is weaker") if new < old else None
 
     return judge
 
@@ -117,7 +72,7 @@ def no_lower(what: str) -> Judge:
 
     def judge(seen: Observed) -> Judgement | None:
         old, new = _number(seen.old), _number(seen.new)
-        return _weakens(what) if old is not None and new is not None and new < old else None
+        return weakens(what) if old is not None and new is not None and new < old else None
 
     return judge
 
@@ -125,7 +80,7 @@ def no_lower(what: str) -> Judge:
 def no_higher(what: str) -> Judge:
     def judge(seen: Observed) -> Judgement | None:
         old, new = _number(seen.old), _number(seen.new)
-        return _weakens(what) if old is not None and new is not None and new > old else None
+        return weakens(what) if old is not None and new is not None and new > old else None
 
     return judge
 
@@ -140,7 +95,7 @@ def unchanged(what: str) -> Judge:
     """An attribute that changes what the protection means: any change needs a reviewer's eye."""
 
     def judge(seen: Observed) -> Judgement | None:
-        return _unchecked(f"{what}: check that it still protects") if seen.old != seen.new and seen.old else None
+        return unchecked(f"{what}: check that it still protects") if seen.old != seen.new and seen.old else None
 
     return judge
 
@@ -152,10 +107,10 @@ def traffic_kept(seen: Observed) -> Judgement | None:
     if not old or not new or old == new:
         return None
     if new == "ALL_AT_ONCE":
-        return _weakens(f"{old.lower()} -> all at once: every request reaches the new version at once")
+        return weakens(f"{old.lower()} -> all at once: every request reaches the new version at once")
     if old == "ALL_AT_ONCE":
         return None
-    return _unchecked(f"{old.lower()} -> {new.lower()}: check the new steps")
+    return unchecked(f"{old.lower()} -> {new.lower()}: check the new steps")
 
 
 def rollout_kept(seen: Observed) -> Judgement | None:
@@ -165,8 +120,8 @@ def rollout_kept(seen: Observed) -> Judgement | None:
     if old is None or old == new:
         return None
     if new is None:
-        return _weakens(f"the {old} policy is removed: updates go all at once, unbaked, without rollback")
-    return _unchecked(f"the update policy changes from {old} to {new}: check its steps")
+        return weakens(f"the {old} policy is removed: updates go all at once, unbaked, without rollback")
+    return unchecked(f"the update policy changes from {old} to {new}: check its steps")
 
 
 def _policy_kind(config: JsonValue) -> str | None:
@@ -180,8 +135,8 @@ def no_more_grants(seen: Observed) -> Judgement | None:
     try:
         grown = growth(seen.old, seen.new)
     except NotAPolicyError as err:
-        return _unchecked(f"the policy cannot be compared ({err})")
-    return _weakens(grown) if grown else None
+        return unchecked(f"the policy cannot be compared ({err})")
+    return weakens(grown) if grown else None
 
 
 def alarm_names_kept(seen: Observed) -> Judgement | None:
@@ -189,9 +144,9 @@ def alarm_names_kept(seen: Observed) -> Judgement | None:
     old, new = _alarm_names(seen.old), _alarm_names(seen.new)
     dropped = sorted(old - new)
     if dropped and not new:  # the last alarm gone takes the whole auto_rollback_configuration block with it
-        return _weakens(f"automatic rollback is off: no alarm is watched during updates (no longer watched: "
+        return weakens(f"automatic rollback is off: no alarm is watched during updates (no longer watched: "
                         f"{', '.join(dropped)}); stops watching {', '.join(dropped)} during updates")  # fmt: skip
-    return _weakens(f"stops watching {', '.join(dropped)} during updates") if dropped else None
+    return weakens(f"stops watching {', '.join(dropped)} during updates") if dropped else None
 
 
 def _alarm_names(value: JsonValue) -> set[str]:
@@ -205,10 +160,10 @@ def threshold_kept(seen: Observed) -> Judgement | None:
     if old is None:
         return None
     if new is None:
-        return _weakens("threshold removed")
+        return weakens("threshold removed")
     rising = "Greater" in str(at(dict(seen.sides.after), ("comparison_operator",)))
     if (new > old) if rising else (new < old):
-        return _weakens("the alarm fires only at a worse value")
+        return weakens("the alarm fires only at a worse value")
     return None
 
 
@@ -217,9 +172,9 @@ def comparison_kept(seen: Observed) -> Judgement | None:
     if not old or old == new:
         return None
     if ("Greater" in old) != ("Greater" in new) or "Anomaly" in old + new:
-        return _weakens("the alarm now fires on the other side of its threshold")
+        return weakens("the alarm now fires on the other side of its threshold")
     if old.endswith("OrEqualToThreshold") and not new.endswith("OrEqualToThreshold"):
-        return _weakens("a value equal to the threshold no longer fires the alarm")
+        return weakens("a value equal to the threshold no longer fires the alarm")
     return None
 
 
@@ -230,7 +185,7 @@ def datapoints_kept(seen: Observed) -> Judgement | None:
     before = dict(seen.sides.before)
     old = _number(seen.old) if seen.old is not None else _number(at(before, ("evaluation_periods",)))
     if old is not None and new is not None and new > old:
-        return _weakens("more breaching datapoints are needed before the alarm fires")
+        return weakens("more breaching datapoints are needed before the alarm fires")
     return None
 
 
@@ -242,128 +197,12 @@ def evaluation_periods_kept(seen: Observed) -> Judgement | None:
         return None
     explicit = at(dict(seen.sides.after), ("datapoints_to_alarm",)) is not None
     if (new < old) if explicit else (new > old):
-        return _weakens("the alarm needs longer to fire" if not explicit else "fewer periods to breach in")
+        return weakens("the alarm needs longer to fire" if not explicit else "fewer periods to breach in")
     return None
-
-
-NOT_JUDGED = "changed, not judged"
-GUARD = re.compile(r"^\s*IF\(\s*(?P<metric>\w+)\s*>=\s*(?P<minimum>[0-9]+(?:\.[0-9]+)?)\s*,(?P<value>.*),\s*0\s*\)\s*$")
-"""The minimum-traffic guard of a metric math alarm (tritonform/config/alarms.py): IF(invocations >= min, value, 0)."""
-PERCENTILE = re.compile(r"^p(?P<rank>[0-9]{1,2}(?:\.[0-9]+)?)$")
-
-
-def _not_judged(what: str) -> Judgement:
-    return _unchecked(f"{NOT_JUDGED}: {what}")
-
-
-def query_kept(seen: Observed) -> Judgement | None:
-    """A metric query (matched by id) that appears or goes changes what the alarm computes."""
-    query = seen.keys[-1] if seen.keys else "?"
-    if seen.old is not None and seen.new is None:
-        return _not_judged(f"metric query {query} is removed")
-    if seen.old is None and seen.new is not None:
-        return _not_judged(f"metric query {query} is added")
-    return None
-
-
-def expression_kept(seen: Observed) -> Judgement | None:
-    """Only the guard's minimum is judged (a higher one ignores more quiet periods); any other rewrite of
-    the expression changes what the alarm compares, which cannot be judged mechanically."""
-    old, new = str(seen.old or ""), str(seen.new or "")
-    old_guard, new_guard = GUARD.match(old), GUARD.match(new)
-    if (
-        old_guard
-        and new_guard
-        and (old_guard["metric"], old_guard["value"].strip()) == (new_guard["metric"], new_guard["value"].strip())
-    ):
-        low, high = float(old_guard["minimum"]), float(new_guard["minimum"])
-        if high > low:
-            return _weakens(f"the minimum-traffic guard rises from {low:g} to {high:g} {old_guard['metric']} a "
-                            "period: periods with less traffic can no longer breach")  # fmt: skip
-        return None
-    if old_guard and not new_guard:
-        return _not_judged("the expression is rewritten and its minimum-traffic guard is gone or changed")
-    return _not_judged("the expression is rewritten: check what the alarm now compares")
-
-
-def _returned_expression(values: JsonValue) -> tuple[str | None, str | None]:
-    """The id and expression of the query an alarm compares (return_data true)."""
-    queries = at(values, ("metric_query",))
-    for query in queries if isinstance(queries, list) else []:
-        if at(query, ("return_data",)) is True:
-            expression = at(query, ("expression",))
-            return str(at(query, ("id",))), str(expression) if expression else None
-    return None, None
-
-
-def _measured(query_id: str, values: JsonValue) -> bool:
-    """Whether the alarm's value rises with the metric `query_id`: it is the value returned, or it appears in
-    the returned expression's value outside the guard's condition and not as a divisor."""
-    returned, expression = _returned_expression(values)
-    if expression is None:
-        return returned == query_id
-    guarded = GUARD.match(expression)
-    value = guarded["value"] if guarded else expression
-    word = re.escape(query_id)
-    if re.search(rf"/\s*(?:FILL\(\s*)?{word}\b", value):
-        return False
-    return re.search(rf"\b{word}\b", value) is not None
-
-
-def stat_kept(seen: Observed) -> Judgement | None:
-    """A lower percentile of what a greater-than alarm measures (a higher one for less-than) fires later:
-    p99 -> p50 no longer sees the slowest requests. Other statistic changes are not judged."""
-    old, new = str(seen.old or ""), str(seen.new or "")
-    old_rank, new_rank = PERCENTILE.match(old), PERCENTILE.match(new)
-    query = seen.keys[0] if seen.keys else ""
-    if old_rank and new_rank and _measured(query, dict(seen.sides.after)):
-        low, high = float(old_rank["rank"]), float(new_rank["rank"])
-        rising = "Greater" in str(at(dict(seen.sides.after), ("comparison_operator",)))
-        if (high < low) if rising else (high > low):
-            return _weakens(f"the alarm watches the {new} of {query} instead of the {old}: it fires only when "
-                            "more requests are worse")  # fmt: skip
-        return None
-    return _not_judged(f"the statistic of {query or 'the metric'} changes from {old or 'none'} to {new or 'none'}")
-
-
-FLEET_DIMENSION = "EndpointConfigName"
-ENDPOINT_DIMENSIONS = ("EndpointName", "VariantName")
-
-
-def dimension_kept(seen: Observed) -> Judgement | None:
-    """What an alarm watches is the metric with exactly these dimensions. EndpointConfigName names the fleet
-    of one configuration: during a blue/green update the new fleet's is published with it, so the built-in
-    alarms name the release's configuration and change with every release; naming the configuration the
-    plan's endpoint runs after apply is that normal change. Without it the alarm sees the endpoint's total,
-    the old fleet's healthy traffic included; with another configuration it watches a fleet the update does
-    not bring. EndpointName or VariantName changed or dropped: another endpoint's metric, or one SageMaker
-    does not publish (the alarm never fires)."""
-    key = seen.keys[-1] if seen.keys else ""
-    old, new = seen.old, seen.new
-    if key == FLEET_DIMENSION:
-        release = seen.context.release_configuration
-        if new is None:
-            return _weakens("the alarm no longer names the new fleet's configuration: it sees the old fleet's "
-                            "traffic again, which dilutes the new fleet's errors and latency")  # fmt: skip
-        if release is not None and new == release:
-            return None
-        return _weakens(f"the alarm watches the fleet of configuration {new}, not the one this plan's endpoint runs "
-                        f"({release or 'not known'}): it does not see the release's fleet")  # fmt: skip
-    if key in ENDPOINT_DIMENSIONS and old is not None:
-        return _weakens(f"the alarm watches another {key} ({'dropped' if new is None else new}): another endpoint's "
-                        "metric or one SageMaker does not publish, so it may never fire")  # fmt: skip
-    return _not_judged(f"dimension {key} changes what the alarm watches")
 
 
 # --- the table ------------------------------------------------------------------------------------------
 
-EACH = "*"
-"""A path step over every element of a list of blocks (compared by position)."""
-BY_ID = "*id"
-"""A path step over every element of a list of blocks, matched on both sides by its `id` (a set of blocks,
-such as an alarm's metric_query, which the plan lists in no meaningful order)."""
-EACH_KEY = "*key"
-"""A path step over every key of a map on either side (such as a metric's dimensions)."""
 QUERY = ("metric_query", BY_ID)
 QUERY_METRIC = (*QUERY, "metric", 0)
 ALARM_TYPES = ("aws_cloudwatch_metric_alarm",)
@@ -372,7 +211,6 @@ ROUTING = (*BLUE_GREEN, "traffic_routing_configuration", 0)
 ROLLING = ("deployment_config", 0, "rolling_update_policy", 0)
 TRACKING = ("target_tracking_scaling_policy_configuration", 0)
 SSE_DEFAULT = ("rule", EACH, "apply_server_side_encryption_by_default", 0)
-TypePath = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -497,56 +335,3 @@ def label_of(resource_type: str) -> str | None:
     """What a resource of this type protects (its first protection's label), None for an unprotected type."""
     found = protections_of(resource_type)
     return found[0].guards if found else None
-
-
-@dataclass(frozen=True)
-class Located:
-    """One concrete attribute of a table path: its name as a reviewer reads it, where it is on each side
-    (a block matched by id may sit at another index), and the ids and keys it was matched by."""
-
-    name: str
-    before: Path
-    after: Path
-    keys: tuple[str, ...] = ()
-
-
-def locate(path: TypePath, sides: Sides) -> list[Located]:
-    """The table's path with every EACH, BY_ID and EACH_KEY step expanded to what is present on either side."""
-    found = [Located("", (), ())]
-    before, after = dict(sides.before), dict(sides.after)
-    for step in path:
-        expanded: list[Located] = []
-        for item in found:
-            old, new = at(before, item.before), at(after, item.after)
-            if step == EACH:
-                lengths = [len(v) for v in (old, new) if isinstance(v, list)]
-                expanded += [_step(item, index, index, f"[{index}]") for index in range(max(lengths, default=0))]
-            elif step == BY_ID:
-                old_ids, new_ids = _ids(old), _ids(new)
-                for key in dict.fromkeys([*old_ids, *new_ids]):
-                    expanded.append(_step(item, old_ids.get(key, _ABSENT), new_ids.get(key, _ABSENT),
-                                          f"[id={key}]", key))  # fmt: skip
-            elif step == EACH_KEY:
-                keys = [k for v in (old, new) if isinstance(v, dict) for k in v]
-                expanded += [_step(item, key, key, f".{key}", key) for key in dict.fromkeys(sorted(keys))]
-            else:
-                text = f"[{step}]" if isinstance(step, int) else f".{step}"
-                expanded.append(_step(item, step, step, text))
-        found = expanded
-    return found
-
-
-_ABSENT = -1
-"""An index no list has: `at` finds nothing there (a block present on the other side only)."""
-
-
-def _step(item: Located, before: Step, after: Step, text: str, key: str | None = None) -> Located:
-    name = item.name + text if item.name or not text.startswith(".") else text[1:]
-    keys = (*item.keys, key) if key is not None else item.keys
-    return Located(name, (*item.before, before), (*item.after, after), keys)
-
-
-def _ids(blocks: JsonValue) -> dict[str, int]:
-    if not isinstance(blocks, list):
-        return {}
-    return {str(at(block, ("id",))): index for index, block in enumerate(blocks) if isinstance(block, dict)}
