@@ -18,14 +18,14 @@ from __future__ import annotations
 import json
 import shutil
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import copy_project, edit_yaml
+from tests.conftest import CliRun, copy_project, edit_yaml
 from tritonform import terraform
 from tritonform.config import ProjectLayout, load_deployments
 from tritonform.config.names import FALLBACK_OUTPUT, configuration_name
@@ -135,11 +135,13 @@ def publish_version(scenario: Scenario, label: str, fault: Fault | None) -> str:
     return manifest.sha256
 
 
-def test_a_faulty_release_leaves_the_previous_one_live_declared_and_at_its_capacity(scenario: Scenario) -> None:
+def test_a_faulty_release_leaves_the_previous_one_live_declared_and_at_its_capacity(
+    scenario: Scenario, run_cli: Callable[..., CliRun]
+) -> None:
     shas = {label: publish_version(scenario, label, fault) for label, fault in
             (("A", None), ("B", Fault("error-rate", 1.0)), ("C", None))}  # fmt: skip
     config_a = deploy_a_then_scale_to_3(scenario, shas["A"])
-    release_faulty_b(scenario, shas["B"], config_a)
+    release_faulty_b(scenario, shas["B"], config_a, run_cli)
     next_plan_keeps_a(scenario)
     records = read_history(history_file(scenario.layout, "dev"))
     assert [r.outcome for r in records if isinstance(r, DeployRecorded)] == ["deployed", "rolled-back"]
@@ -165,7 +167,15 @@ def deploy_a_then_scale_to_3(scenario: Scenario, sha: str) -> str:
     return config_a
 
 
-def release_faulty_b(scenario: Scenario, sha: str, config_a: str) -> None:
+def deploy_command(scenario: Scenario, run_cli: Callable[..., CliRun]) -> tuple[int, dict[str, Any]]:
+    """`tritonform deploy --env dev --json` at the stand-ins: its exit code and its report."""
+    ran = run_cli("--root", str(scenario.root), "deploy", "--env", "dev", "--json", "--poll", "0.2",
+                  "--stand-in", scenario.moto.url, "--sagemaker", scenario.sagemaker_server.url)  # fmt: skip
+    report: dict[str, Any] = json.loads(ran.out)
+    return ran.code, report
+
+
+def release_faulty_b(scenario: Scenario, sha: str, config_a: str, run_cli: Callable[..., CliRun]) -> None:
     """B, faulty, under traffic: through tritonform deploy (the live count of 3 in the new fleet), rolled back
     by the alarm, A's configuration still there; then through a plain terraform apply, which succeeds and is
     rolled back again, as release watch sees and records."""
@@ -177,10 +187,10 @@ def release_faulty_b(scenario: Scenario, sha: str, config_a: str) -> None:
                          max_seconds=300)  # fmt: skip
     load.start()
     try:
-        faulty = deploy(layout, "dev", actor="ci", stand_ins=scenario.stand_ins, poll_s=0.2, progress=quiet)
-        assert faulty.outcome == "rolled-back", faulty.detail
-        assert faulty.fallback_configuration == config_a and faulty.requested_instances == 3
-        assert faulty.live_configuration == config_a and faulty.instances == 3
+        code, faulty = deploy_command(scenario, run_cli)  # the command, as CI runs it
+        assert (code, faulty["outcome"]) == (1, "rolled-back"), faulty["detail"]
+        assert faulty["fallback_configuration"] == config_a and faulty["requested_instances"] == 3
+        assert faulty["live_configuration"] == config_a and faulty["instances"] == 3
         update = scenario.timeline()
         assert config_b in {step["config"] for step in update} and "RollingBack" in {s["status"] for s in update}
         assert max(step["new_instances"].get(VARIANT, 0) for step in update) == 3  # the new fleet kept the capacity
