@@ -171,6 +171,8 @@ def promote_b_to_staging(
     with pytest.raises(UserError, match="output EMBEDDING removed") as refusal:
         promote(layout, "dev", "staging", actor="bot", soak_minutes=0, clients=clients)
     assert refusal.value.exit_code == 1
+    left = s3.list_objects_v2(Bucket=buckets["staging"], Prefix=f"text_embedder/{version_b.sha256}/")
+    assert left.get("KeyCount") == 0, "a refused promotion copied the artifact into the target's bucket"
     gates, promoted = promote(layout, "dev", "staging", actor="bot", soak_minutes=0, clients=clients,
                               accept_breaking=REASON)  # fmt: skip
     assert all(gate.passed for gate in gates) and promoted is not None

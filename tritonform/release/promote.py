@@ -28,7 +28,7 @@ from tritonform.config.release import ReleaseConfig
 from tritonform.errors import UserError
 from tritonform.release import aws
 from tritonform.release.attach import AttachResult, attach, attachment, current_release, environment_lock
-from tritonform.release.contracts import copy_contract
+from tritonform.release.contracts import check_contract_change, copy_contract, release_contract
 from tritonform.release.fallback import last_verified_live
 from tritonform.release.git import source_commit
 from tritonform.release.history import (
@@ -203,6 +203,7 @@ def promote(
     source_s3 = aws.client("s3", load_environment(layout, source).region)
     proved = aws.call(f"verify s3://{release.artifact.bucket}/{key}", lambda: verify_source(source_s3, release, source))
     target_s3 = aws.client("s3", target_env.region)
+    _refuse_breaking_contract(source_s3, target_s3, release, layout, target, accept_breaking=accept_breaking)
     if target_env.artifacts.bucket != release.artifact.bucket:
         try:
             verify_object(target_s3, target_env.artifacts.bucket, key, sha256=release.artifact.sha256,
@@ -228,6 +229,20 @@ def promote(
         accept_breaking=accept_breaking,
     )
     return gates, result
+
+
+def _refuse_breaking_contract(
+    source_s3: Any, target_s3: Any, release: ReleaseConfig, layout: ProjectLayout, target: str, *,
+    accept_breaking: str | None,
+) -> None:  # fmt: skip
+    """attach refuses a breaking contract change too, but only after the artifact was copied to the target's
+    bucket: checked here first, a refused promotion leaves nothing behind."""
+    current = current_release(layout, target)
+    if current is None:
+        return
+    new = aws.call("read the promoted version's contract", lambda: release_contract(source_s3, release))
+    old = aws.call(f"read {target}'s current contract", lambda: release_contract(target_s3, current))
+    check_contract_change(old, new, accept_breaking=accept_breaking, environment=target)
 
 
 @dataclass(frozen=True)
