@@ -60,6 +60,7 @@ pytestmark = [
 SCALE = 60.0
 MODEL = "text_embedder"
 ENDPOINT = "text-embedder-dev"
+OTHER_INSTANCE_TYPE = "ml.g4dn.2xlarge"  # C's: moto accepts only older GPU types
 VARIANT = "AllTraffic"
 BAKE_S = 900  # 15 s here: time for the error-rate alarm (1-minute periods, 1 s here) to see B's errors
 
@@ -220,12 +221,24 @@ def next_plan_keeps_a(scenario: Scenario) -> None:
 
 
 def switch_back_at_once_after_c(scenario: Scenario, shas: dict[str, str], config_a: str) -> None:
-    """C, healthy, verified; then an emergency switch back to A: at once, no bake, the instances kept."""
+    """C, healthy, on another instance type while the variant is registered for autoscaling (SageMaker refuses
+    that update unless the deploy deregisters it first: release/scaling.py), verified; then an emergency switch
+    back to A: at once, no bake, the instances kept."""
     layout, sagemaker = scenario.layout, scenario.sagemaker()
+    edit_yaml(scenario.root / "environments" / "dev.yaml",
+              lambda data: data["endpoint"].update(instance_type=OTHER_INSTANCE_TYPE))  # fmt: skip
     attach(layout, "dev", shas["C"], actor="ci", reason="C")
-    healthy = deploy(layout, "dev", actor="ci", stand_ins=scenario.stand_ins, poll_s=0.2, progress=quiet)
+    said: list[str] = []
+    healthy = deploy(layout, "dev", actor="ci", stand_ins=scenario.stand_ins, poll_s=0.2, progress=said.append)
     assert healthy.outcome == "deployed", healthy.detail
-    assert healthy.fallback_configuration == config_a and healthy.instances == 3
+    # A stays the fallback, declared on the new instance type: another settings digest, so another name
+    assert healthy.fallback_configuration is not None and healthy.fallback_configuration != config_a
+    assert healthy.fallback_configuration.startswith(f"{ENDPOINT}-{shas['A'][:12]}-") and healthy.instances == 3
+    config_a = healthy.fallback_configuration
+    assert any("deregistering its scalable target" in line for line in said), said
+    scaling = scenario.stand_ins.client("application-autoscaling", "us-east-1")
+    targets = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert [t["ResourceId"] for t in targets] == [f"endpoint/{ENDPOINT}/variant/AllTraffic"]  # registered again
     synthesized = json.loads((scenario.stack / "cdk.tf.json").read_text())
     assert synthesized["output"][FALLBACK_OUTPUT]["value"] == config_a
 

@@ -41,6 +41,7 @@ from tritonform.release.history import (
     history_file,
 )
 from tritonform.release.live import FAILED, describe, watch
+from tritonform.release.scaling import instance_type_change
 from tritonform.synth import synthesize
 from tritonform.triton.smoke import SmokeFile, SmokeRequest, compare, smoke_path
 
@@ -61,7 +62,10 @@ class StandIns:
     sagemaker_url: str | None = None
 
     def client(self, service: str, region: str) -> Any:
-        url = self.sagemaker_url if service.startswith("sagemaker") and self.sagemaker_url else self.aws_url
+        # the local SageMaker answers SageMaker, its runtime and Application Auto Scaling (whose tag operations
+        # moto lacks, and whose DeregisterScalableTarget it makes delete the policies as AWS does)
+        local = service.startswith("sagemaker") or service == "application-autoscaling"
+        url = self.sagemaker_url if local and self.sagemaker_url else self.aws_url
         return boto3.client(service, region_name=region, endpoint_url=url, config=aws.RETRIES, **TEST_CREDENTIALS)
 
 
@@ -198,17 +202,25 @@ def deploy(
                 progress(f"  {name:<9} {line.strip()}")
         return done.returncode == 0, output
 
-    ok, output = step("init", ["init", "-backend=true"], PLAN_TIMEOUT_S)
-    if ok:
-        ok, output = step("plan", ["plan", f"-out={PLAN_FILE}", f"-var={LIVE_INSTANCES_VARIABLE}={count}"],
-                          PLAN_TIMEOUT_S)  # fmt: skip
+    autoscaling = (stand_ins.client("application-autoscaling", region) if stand_ins
+                   else aws.client("application-autoscaling", region))  # fmt: skip
+    # An instance-type change of an autoscaled variant: deregistered around the plan and the apply (a plan made
+    # before would not register it again), registered again if the apply fails (release/scaling.py).
+    with instance_type_change(env, sagemaker=sagemaker, autoscaling=autoscaling,
+                              say=lambda line: progress(f"  {line}")) as pause:  # fmt: skip
+        ok, output = step("init", ["init", "-backend=true"], PLAN_TIMEOUT_S)
         if ok:
-            ok, output = step("apply", ["apply", PLAN_FILE], APPLY_TIMEOUT_S)
-            stopped_waiting = not ok and PROVIDER_STOPPED_WAITING in output
-            if stopped_waiting:
-                progress("  terraform stopped waiting for the endpoint (terraform-provider-aws issue 48997); "
-                         "the outcome is read from SageMaker")  # fmt: skip
-            ok = ok or stopped_waiting
+            ok, output = step("plan", ["plan", f"-out={PLAN_FILE}", f"-var={LIVE_INSTANCES_VARIABLE}={count}"],
+                              PLAN_TIMEOUT_S)  # fmt: skip
+            if ok:
+                ok, output = step("apply", ["apply", PLAN_FILE], APPLY_TIMEOUT_S)
+                stopped_waiting = not ok and PROVIDER_STOPPED_WAITING in output
+                if stopped_waiting:
+                    progress("  terraform stopped waiting for the endpoint (terraform-provider-aws issue 48997); "
+                             "the outcome is read from SageMaker")  # fmt: skip
+                ok = ok or stopped_waiting
+        if not ok:
+            pause.apply_failed()
     if not ok:
         report.detail = f"terraform failed: {output.strip()[-3000:]}"
         return _finish(layout, report, release=release, sagemaker=sagemaker, env=env, actor=actor, started=started)
