@@ -26,7 +26,7 @@ from tritonform.config.security_baseline import Baseline, BaselineEntry
 from tritonform.errors import UserError
 from tritonform.review.findings import load_findings
 from tritonform.security.scan import ScanResult, construct_paths, load_baseline, own_checks, read_stack, scan
-from tritonform.stacks.serving import STAND_IN_SERVICES
+from tritonform.stacks.shared import STAND_IN_SERVICES
 from tritonform.standin import MotoServer
 from tritonform.synth import synthesize
 

@@ -27,7 +27,7 @@ from tritonform.constructs import configure_state_backend
 from tritonform.constructs._aws import AwsProvider, AwsProviderDefaultTags
 from tritonform.constructs._props import Props
 from tritonform.constructs.deploy_role import DeployRole, DeployRoleProps
-from tritonform.stacks.serving import default_tags, state_backend_props
+from tritonform.stacks.shared import default_tags, state_backend_props
 
 
 class AccessStackProps(Props):

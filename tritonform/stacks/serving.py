@@ -17,15 +17,12 @@ from tritonform.config.names import (
     configuration_name,
     execution_role_name,
     image_repository_arn,
-    key_alias,
     partition_of,
     serving_stack_name,
-    state_key,
 )
 from tritonform.config.rollout import CompiledDeployment
 from tritonform.config.triton_images import parse_image_uri
 from tritonform.constructs import (
-    ArtifactStoreProps,
     EndpointAutoscaling,
     EndpointAutoscalingProps,
     ExecutionRole,
@@ -33,16 +30,18 @@ from tritonform.constructs import (
     ModelArtifactStore,
     RollbackAlarms,
     RollbackAlarmsProps,
-    StateBackendProps,
     TritonEndpoint,
     configure_state_backend,
 )
-from tritonform.constructs._aws import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from tritonform.constructs._props import Props
 from tritonform.constructs.endpoint_props import endpoint_props_for
+from tritonform.stacks.shared import (
+    artifact_store_props,
+    environment_provider,
+    state_backend_props,
+)
 from tritonform.standin import STAND_IN_URL
 
-STAND_IN_SERVICES = ("s3", "sagemaker", "iam", "kms", "cloudwatch", "applicationautoscaling", "sts", "ecr", "logs")
 # What a local AWS stand-in (moto) cannot create, with the reason; left out of stand-in stacks and named.
 NOT_ON_STAND_IN = {
     "aws_s3_bucket_policy (deny plain HTTP)": "moto ignores policy conditions, so the TLS-only deny would refuse "
@@ -82,26 +81,6 @@ class ServingStackProps(Props):
         return self
 
 
-def default_tags(env: EnvironmentConfig) -> dict[str, str]:
-    """Tags on every resource; Environment and ManagedBy also bound the deploy role's KMS rights."""
-    return {
-        **env.tags.extra,
-        "Owner": env.tags.owner,
-        "CostCenter": env.tags.cost_center,
-        "Environment": env.name,
-        "ManagedBy": "tritonform",
-    }
-
-
-def state_backend_props(
-    env: EnvironmentConfig, kind: Literal["s3", "local"], stack: Literal["serving", "access"] = "serving"
-) -> StateBackendProps:
-    """Where a stack of `env` keeps its state: in the state bucket, or in a local file."""
-    return StateBackendProps(
-        kind=kind, bucket=env.state.bucket, key=state_key(env, stack, kind), region=env.state_region
-    )
-
-
 class ServingStack(TerraformStack):
     def __init__(self, scope: Construct, props: ServingStackProps) -> None:
         env, release = props.environment, props.release
@@ -113,41 +92,12 @@ class ServingStack(TerraformStack):
 
         configure_state_backend(self, state_backend_props(env, props.state_backend))
         stand_in = props.stand_in_endpoint
-        AwsProvider(
-            self,
-            "aws",
-            region=env.region,
-            allowed_account_ids=None if stand_in else [env.account_id],
-            # against a local stand-in only: test credentials, no account lookup, fail fast on what it lacks
-            access_key="testing" if stand_in else None,
-            secret_key="testing" if stand_in else None,
-            skip_credentials_validation=True if stand_in else None,
-            skip_requesting_account_id=True if stand_in else None,
-            skip_metadata_api_check="true" if stand_in else None,
-            s3_use_path_style=True if stand_in else None,
-            # the stand-in answers what it lacks with HTTP 500: fail fast. With a local SageMaker, whose
-            # connections a client has seen reset ("use of closed network connection", which the AWS SDK for Go
-            # v2 retries), three attempts.
-            max_retries=(3 if props.sagemaker_endpoint else 1) if stand_in else None,
-            endpoints=[AwsProviderEndpoints(**self._endpoints(stand_in))] if stand_in else None,
-            default_tags=[AwsProviderDefaultTags(tags=default_tags(env))],
-        )
+        environment_provider(self, env, stand_in=stand_in, sagemaker_endpoint=props.sagemaker_endpoint)
 
         self.artifacts = ModelArtifactStore(
             self,
             "artifacts",
-            ArtifactStoreProps(
-                bucket_name=env.artifacts.bucket,
-                account_id=env.account_id,
-                partition=partition,
-                key_alias=key_alias(env),
-                existing_kms_key_arn=env.encryption.kms_key_arn,
-                key_needed=env.encryption.uses_kms,
-                objects_use_kms=env.encryption.artifacts,
-                noncurrent_version_days=env.artifacts.noncurrent_version_days,
-                access_log_bucket=env.artifacts.access_log_bucket,
-                deny_plain_http=not stand_in,
-            ),
+            artifact_store_props(env, stand_in=stand_in),
         )
         capture = env.data_capture
         key_arn = self.artifacts.key_arn
@@ -252,9 +202,3 @@ class ServingStack(TerraformStack):
                 )
             ],
         )
-
-    def _endpoints(self, stand_in: str) -> dict[str, str]:
-        """Every service at the stand-in; SageMaker and Application Auto Scaling (whose tag operations it answers)
-        at the local SageMaker when one is given."""
-        local = self.props.sagemaker_endpoint or stand_in
-        return {**dict.fromkeys(STAND_IN_SERVICES, stand_in), "sagemaker": local, "applicationautoscaling": local}
