@@ -22,7 +22,7 @@ from tritonform.constructs._aws import (
     DataAwsIamPolicyDocumentStatementCondition,
     DataAwsIamPolicyDocumentStatementPrincipals,
 )
-from tritonform.constructs._iam import role_with_policy
+from tritonform.constructs._iam import PolicyRole
 from tritonform.constructs._props import RoleProps
 
 AUTOSCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
@@ -192,8 +192,10 @@ class DeployRoleProps(RoleProps):
     """The serving stack declares autoscaling. Default true."""
 
 
-class DeployRole(Construct):
+class DeployRole(PolicyRole):
     """Exposes `role_arn`; `permissions` and `trust_policy` are the policy documents (tests read them)."""
+
+    props: DeployRoleProps
 
     def __init__(self, scope: Construct, id_: str, props: DeployRoleProps) -> None:
         super().__init__(scope, id_)
@@ -208,20 +210,11 @@ class DeployRole(Construct):
             *(self._scaling_statements() if props.autoscaling else []),
             *self._key_statements(),
         ]
-        self.permissions = DataAwsIamPolicyDocument(self, "permissions", statement=statements)
-        self.role, self.policy = role_with_policy(
-            self,
-            props,
-            trust=self.trust_policy,
-            permissions=self.permissions,
+        self._create_role(
+            statements,
             policy_name="tritonform-deploy",
             description=f"CI deploys the Triton endpoint {props.endpoint_name} ({props.environment_name}) with this",
         )
-        self.role_arn: str = self.role.arn
-
-    def _here(self, service: str, resource: str) -> str:
-        """The ARN of a resource in the environment's account and region."""
-        return arn(self.props.partition, service, resource, region=self.props.region, account=self.props.account_id)
 
     def _iam(self, resource: str) -> str:
         return arn(self.props.partition, "iam", resource, account=self.props.account_id)

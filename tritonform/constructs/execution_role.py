@@ -7,14 +7,13 @@ from typing import Annotated
 from constructs import Construct
 from pydantic import Field
 
-from tritonform.config.names import arn
 from tritonform.constructs._aws import (
     DataAwsIamPolicyDocument,
     DataAwsIamPolicyDocumentStatement,
     DataAwsIamPolicyDocumentStatementCondition,
     DataAwsIamPolicyDocumentStatementPrincipals,
 )
-from tritonform.constructs._iam import role_with_policy
+from tritonform.constructs._iam import PolicyRole
 from tritonform.constructs._props import RoleProps
 
 # What SageMaker does with the role to attach a VPC-configured model's instances to the customer's subnets.
@@ -64,8 +63,10 @@ class ExecutionRoleProps(RoleProps):
     """The security groups the instances' interfaces get. Default none."""
 
 
-class ExecutionRole(Construct):
+class ExecutionRole(PolicyRole):
     """Exposes `role_arn`. Every statement is scoped to a named resource unless AWS allows no scoping."""
+
+    props: ExecutionRoleProps
 
     def __init__(self, scope: Construct, id_: str, props: ExecutionRoleProps) -> None:
         super().__init__(scope, id_)
@@ -78,20 +79,11 @@ class ExecutionRole(Construct):
             *(self._data_capture_statements() if props.data_capture_prefix is not None else []),
             *(self._vpc_statements() if props.subnet_ids else []),
         ]
-        self.permissions = DataAwsIamPolicyDocument(self, "permissions", statement=statements)
-        self.role, self.policy = role_with_policy(
-            self,
-            props,
-            trust=self.trust_policy,
-            permissions=self.permissions,
+        self._create_role(
+            statements,
             policy_name="triton-serving",
             description=f"SageMaker execution role for the Triton endpoint {props.endpoint_name}",
         )
-        self.role_arn: str = self.role.arn
-
-    def _here(self, service: str, resource: str) -> str:
-        """The ARN of a resource in the environment's account and region."""
-        return arn(self.props.partition, service, resource, region=self.props.region, account=self.props.account_id)
 
     def _trust_policy(self) -> DataAwsIamPolicyDocument:
         """SageMaker, acting for this account only."""
