@@ -14,6 +14,7 @@ import argparse
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = [
@@ -78,32 +79,27 @@ def _refuse_trailing_slash(text: str, path: Path) -> None:
 
 def input_directory(text: str) -> Path:
     """A directory that must exist (a project root, a package, a repository, plans to read)."""
-    path = Path(text)
-    status = _status(path)
-    if status is None:
-        _, blocker = _blocking_ancestor(path)
-        why = "" if blocker is None or stat.S_ISDIR(blocker.st_mode) else " (a path through a file)"
-        raise argparse.ArgumentTypeError(f"{path}: no such directory{why}")
-    if not stat.S_ISDIR(status.st_mode):
-        raise argparse.ArgumentTypeError(f"{path}: is {_kind(status.st_mode)}, but a directory is expected")
-    if not os.access(path, os.R_OK | os.X_OK):
-        raise argparse.ArgumentTypeError(f"{path}: directory not readable")
-    return path
+    return _existing(Path(text), "directory", stat.S_ISDIR, os.R_OK | os.X_OK)
 
 
 def input_file(text: str) -> Path:
     """A regular file that must exist: a pipe or a device would block or never end, a directory is a slip."""
     path = Path(text)
     _refuse_trailing_slash(text, path)
+    return _existing(path, "file", stat.S_ISREG, os.R_OK)
+
+
+def _existing(path: Path, kind: str, is_kind: Callable[[int], bool], access: int) -> Path:
+    """`path` if it exists, is a `kind` (by its mode) and grants `access`; else the error saying which."""
     status = _status(path)
     if status is None:
         _, blocker = _blocking_ancestor(path)
         why = "" if blocker is None or stat.S_ISDIR(blocker.st_mode) else " (a path through a file)"
-        raise argparse.ArgumentTypeError(f"{path}: no such file{why}")
-    if not stat.S_ISREG(status.st_mode):
-        raise argparse.ArgumentTypeError(f"{path}: is {_kind(status.st_mode)}, but a file is expected")
-    if not os.access(path, os.R_OK):
-        raise argparse.ArgumentTypeError(f"{path}: file not readable")
+        raise argparse.ArgumentTypeError(f"{path}: no such {kind}{why}")
+    if not is_kind(status.st_mode):
+        raise argparse.ArgumentTypeError(f"{path}: is {_kind(status.st_mode)}, but a {kind} is expected")
+    if not os.access(path, access):
+        raise argparse.ArgumentTypeError(f"{path}: {kind} not readable")
     return path
 
 
