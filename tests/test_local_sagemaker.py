@@ -11,6 +11,7 @@ import json
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -91,12 +92,20 @@ def clients(url: str) -> dict[str, Any]:
         "unchecked": boto3.client("sagemaker", config=Config(parameter_validation=False), **settings)}  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def stand() -> Iterator[Stand]:
-    with moto_server() as moto, local_sagemaker(moto, time_scale=SCALE, provisioning_s=PROVISIONING_S,
-                                                lifetime_s=600) as server:  # fmt: skip
+@contextmanager
+def stand_up(*, time_scale: float = SCALE, provisioning_s: float = PROVISIONING_S, lifetime_s: float = 600,
+             run_models: bool = False) -> Iterator[Stand]:  # fmt: skip
+    """A moto server, a local SageMaker in front of it and clients for both, with the bucket BUCKET."""
+    with moto_server() as moto, local_sagemaker(moto, time_scale=time_scale, provisioning_s=provisioning_s,
+                                                lifetime_s=lifetime_s, run_models=run_models) as server:  # fmt: skip
         made = Stand(server, moto, **clients(server.url))
         made.s3.create_bucket(Bucket=BUCKET)
+        yield made
+
+
+@pytest.fixture(scope="module")
+def stand() -> Iterator[Stand]:
+    with stand_up() as made:
         yield made
 
 

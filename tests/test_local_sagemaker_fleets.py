@@ -18,10 +18,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.test_local_sagemaker import BUCKET, IMAGE, ROLE, Stand, canary, clients, shares
+from tests.test_local_sagemaker import BUCKET, IMAGE, ROLE, Stand, canary, shares, stand_up
 from tests.test_local_sagemaker_rollback import when
-from tritonform.localsagemaker import local_sagemaker
-from tritonform.standin import moto_server
 from tritonform.triton import install
 
 pytestmark = [
@@ -74,10 +72,7 @@ def archive(version: int, *, broken: bool = False, erring: bool = False) -> byte
 
 @pytest.fixture(scope="module")
 def stand() -> Iterator[Stand]:
-    with moto_server() as moto, local_sagemaker(moto, time_scale=SCALE, provisioning_s=60, lifetime_s=600,
-                                                run_models=True) as server:  # fmt: skip
-        made = Stand(server, moto, **clients(server.url))
-        made.s3.create_bucket(Bucket=BUCKET)
+    with stand_up(time_scale=SCALE, provisioning_s=60, run_models=True) as made:
         yield made
 
 

@@ -12,19 +12,15 @@ from typing import Any
 
 import pytest
 
-from tests.test_local_sagemaker import BUCKET, PROVISIONING_S, SCALE, Stand, canary, clients, shares
+from tests.test_local_sagemaker import BUCKET, PROVISIONING_S, SCALE, Stand, canary, clients, shares, stand_up
 from tritonform.localsagemaker import local_sagemaker
-from tritonform.standin import moto_server
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def stand() -> Iterator[Stand]:
-    with moto_server() as moto, local_sagemaker(moto, time_scale=SCALE, provisioning_s=PROVISIONING_S,
-                                                lifetime_s=600) as server:  # fmt: skip
-        made = Stand(server, moto, **clients(server.url))
-        made.s3.create_bucket(Bucket=BUCKET)
+    with stand_up() as made:
         yield made
 
 

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_local_sagemaker import BUCKET, IMAGE, ROLE, SCALE, Stand, clients, shares
-from tritonform.localsagemaker import local_sagemaker
-from tritonform.standin import moto_server
+from tests.test_local_sagemaker import BUCKET, IMAGE, ROLE, SCALE, Stand, shares, stand_up
 from tritonform.terraform import run_terraform
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -88,9 +86,7 @@ resource "aws_sagemaker_endpoint" "endpoint" {
 
 @pytest.fixture
 def stand() -> Iterator[Stand]:
-    with moto_server() as moto, local_sagemaker(moto, time_scale=SCALE, provisioning_s=60, lifetime_s=300) as server:
-        made = Stand(server, moto, **clients(server.url))
-        made.s3.create_bucket(Bucket=BUCKET)
+    with stand_up(time_scale=SCALE, provisioning_s=60, lifetime_s=300) as made:
         made.s3.put_object(Bucket=BUCKET, Key="tf/model.tar.gz", Body=b"model")
         yield made
 
