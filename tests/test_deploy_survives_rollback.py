@@ -6,17 +6,20 @@ server (time x60, one-instance fleet to start with).
       then autoscaling's call (UpdateEndpointWeightsAndCapacities) raises the variant to 3 instances;
   B   faulty (every request fails), under steady traffic: `tritonform deploy` applies it with the live count
       (3 instances in the new fleet), the error-rate alarm rolls it back, exit 1, recorded `rolled-back`; A's
-      configuration, the declared fallback, still exists; then the same release through a plain `terraform
-      apply` (what `cdktf deploy` runs) succeeds (the next apply is clean), is rolled back again, `release
-      watch` records it, and the next plan destroys nothing of A;
-  C   healthy, `tritonform deploy`ed and verified; then `release rollback --emergency` switches back to A at
-      once (all at once, no bake, the 3 instances kept), waits, records how long it took.
+      configuration, the declared fallback, still exists; then the same release through `cdktf deploy` (the
+      real cdktf CLI, main.py pointed at the stand-ins) runs cleanly up to SageMaker's rollback (no missing
+      configuration), `release watch` records it, and the next plan destroys nothing of A;
+  C   healthy, on another instance type of the autoscaled variant, `tritonform deploy`ed and verified; then
+      `release rollback --emergency` switches back to A at once (all at once, no bake, the 3 instances kept),
+      waits, records how long it took.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CliRun, copy_project, edit_yaml
+from tests.conftest import REPO_ROOT, CliRun, copy_project, edit_yaml
 from tritonform import terraform
 from tritonform.config import ProjectLayout, load_deployments
 from tritonform.config.names import FALLBACK_OUTPUT, configuration_name
@@ -178,8 +181,8 @@ def deploy_command(scenario: Scenario, run_cli: Callable[..., CliRun]) -> tuple[
 
 def release_faulty_b(scenario: Scenario, sha: str, config_a: str, run_cli: Callable[..., CliRun]) -> None:
     """B, faulty, under traffic: through tritonform deploy (the live count of 3 in the new fleet), rolled back
-    by the alarm, A's configuration still there; then through a plain terraform apply, which succeeds and is
-    rolled back again, as release watch sees and records."""
+    by the alarm, A's configuration still there; then through `cdktf deploy` (the cdktf CLI's terraform apply),
+    which is rolled back again, as release watch sees and records."""
     layout, sagemaker = scenario.layout, scenario.sagemaker()
     attach(layout, "dev", sha, actor="ci", reason="B")
     config_b = scenario.configuration()
@@ -199,14 +202,37 @@ def release_faulty_b(scenario: Scenario, sha: str, config_a: str, run_cli: Calla
         assert "went into ALARM" in reason, reason  # an auto-rollback alarm, not a fleet that failed to start
         sagemaker.describe_endpoint_config(EndpointConfigName=config_a)  # the configuration live again exists
 
-        code, output = scenario.terraform("apply", "-auto-approve")
+        before = scenario.timeline()
+        code, output = cdktf_deploy(scenario)
         assert code == 0 or "waiting for SageMaker AI Endpoint" in output, output[-3000:]
+        again = scenario.timeline()  # the CLI's apply updated the endpoint to B once more
+        assert again != before and config_b in {step["config"] for step in again}, output[-3000:]
         assert "Could not find endpoint configuration" not in output
         watched = watch(layout, "dev", sagemaker=sagemaker, poll_s=0.2, timeout_s=120, progress=quiet)
         assert watched.outcome == "rolled-back"
     finally:
         load.stop()
     sagemaker.describe_endpoint_config(EndpointConfigName=config_a)
+
+
+def cdktf_deploy(scenario: Scenario) -> tuple[int, str]:
+    """`scripts/cdktf deploy tritonform-dev`, as a user runs it: the real cdktf CLI synthesizes through
+    main.py (pointed at the stand-ins by TRITONFORM_STAND_IN and TRITONFORM_SAGEMAKER) into the same stack
+    directory and state, then runs terraform apply, with the variables' defaults (live_instances: initial)."""
+    for name in ("cdktf.json", "main.py", ".venv", "scripts", "tools"):  # the project's own, beside the copy
+        if not (scenario.root / name).exists():
+            (scenario.root / name).symlink_to(REPO_ROOT / name)
+    variables = {
+        "CI": "true",
+        "TRITONFORM_ENVIRONMENTS": "dev",
+        "TRITONFORM_STATE_BACKEND": "local",
+        "TRITONFORM_STAND_IN": scenario.moto.url,
+        "TRITONFORM_SAGEMAKER": scenario.sagemaker_server.url,
+    }
+    done = subprocess.run([str(scenario.root / "scripts" / "cdktf"), "deploy", "tritonform-dev", "--auto-approve"],
+                          cwd=scenario.root, capture_output=True, text=True, timeout=600, check=False,
+                          stdin=subprocess.DEVNULL, env={**os.environ, **variables})  # fmt: skip
+    return done.returncode, done.stdout + done.stderr
 
 
 def next_plan_keeps_a(scenario: Scenario) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from tritonform.config.names import FALLBACK_OUTPUT, access_stack_name, serving_
 from tritonform.config.release import ReleaseConfig
 from tritonform.errors import UserError, report_user_error
 from tritonform.release.fallback import fallback_release
+from tritonform.standin import STAND_IN_URL
 
 if TYPE_CHECKING:
     from cdktf import App
@@ -140,11 +142,19 @@ def cdktf_app_main() -> None:
     backend = os.environ.get("TRITONFORM_STATE_BACKEND", "s3")
     if backend not in ("s3", "local"):
         raise SystemExit(f"TRITONFORM_STATE_BACKEND must be s3 or local, not {backend!r}")
+    # the local stand-ins on loopback (tests, a rehearsal by hand): a moto server, and a local SageMaker
+    stand_in, sagemaker = os.environ.get("TRITONFORM_STAND_IN") or None, os.environ.get("TRITONFORM_SAGEMAKER") or None
+    for variable, url in (("TRITONFORM_STAND_IN", stand_in), ("TRITONFORM_SAGEMAKER", sagemaker)):
+        if url is not None and not re.fullmatch(STAND_IN_URL, url):
+            raise SystemExit(f"{variable} must be a loopback URL such as http://127.0.0.1:5000, not {url!r}")
+    if sagemaker is not None and stand_in is None:
+        raise SystemExit("TRITONFORM_SAGEMAKER needs TRITONFORM_STAND_IN: the other services stay on the stand-in")
     try:
         layout = ProjectLayout(Path.cwd())
         deployments = load_deployments(layout, names or None)
         fallbacks = fallbacks_for(layout, deployments)
     except UserError as err:
         raise SystemExit(report_user_error(err, Path.cwd())) from None
-    app = build_app(deployments, None, "local" if backend == "local" else "s3", fallbacks=fallbacks)
+    app = build_app(deployments, None, "local" if backend == "local" else "s3", stand_in, sagemaker_endpoint=sagemaker,
+                    fallbacks=fallbacks)  # fmt: skip
     app.synth()
