@@ -230,3 +230,22 @@ def test_synth_writes_nothing_outside_outdir(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert sorted(p.relative_to(project) for p in project.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"TRITONFORM_STAND_IN": "http://example.com:80"}, "TRITONFORM_STAND_IN must be a loopback URL"),
+        (
+            {"TRITONFORM_STAND_IN": "http://127.0.0.1:5000", "TRITONFORM_SAGEMAKER": "https://127.0.0.1:1"},
+            "TRITONFORM_SAGEMAKER must be a loopback URL",
+        ),
+        ({"TRITONFORM_SAGEMAKER": "http://127.0.0.1:5001"}, "TRITONFORM_SAGEMAKER needs TRITONFORM_STAND_IN"),
+    ],
+)
+def test_the_cdktf_app_refuses_stand_in_urls_off_loopback(variables: dict[str, str], message: str) -> None:
+    """main.py (what `cdktf synth|deploy` runs) points the stacks only at stand-ins on loopback."""
+    done = subprocess.run([sys.executable, "main.py"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                          check=False, stdin=subprocess.DEVNULL, env={**os.environ, **variables})  # fmt: skip
+    assert done.returncode != 0 and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
