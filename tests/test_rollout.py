@@ -356,7 +356,14 @@ def test_rollback_alarms_exist_before_the_endpoint(stacks_of_each_kind: dict[str
     (endpoint,) = document["resource"]["aws_sagemaker_endpoint"].values()
     alarms = document["resource"]["aws_cloudwatch_metric_alarm"]
 
-    assert sorted(endpoint["depends_on"]) == sorted(f"aws_cloudwatch_metric_alarm.{key}" for key in alarms)
+    configurations = document["resource"]["aws_sagemaker_endpoint_configuration"]
+
+    # The alarms exist before the endpoint update that names them; every declared configuration too, so a
+    # retired fallback is destroyed only after the endpoint has moved off it (provider issue 48997).
+    assert sorted(endpoint["depends_on"]) == sorted(
+        [f"aws_cloudwatch_metric_alarm.{key}" for key in alarms]
+        + [f"aws_sagemaker_endpoint_configuration.{key}" for key in configurations]
+    )
     names = {alarm["alarm_name"] for alarm in alarms.values()}
     assert names == {a["alarm_name"] for a in ROLLBACK["alarms"]}
 
