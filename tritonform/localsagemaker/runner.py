@@ -190,9 +190,11 @@ class Runner:
             endpoint.rollout = None
             endpoint.failure_reason = None
             old_fleet, endpoint.live_fleet = endpoint.live_fleet, rollout.fleet
+        self._enter(endpoint, None, "InService", f"in service on {rollout.target.spec.name}", share=1.0)
+        # The old fleet was terminated in the plan's last phase (TERMINATE_S); stopping its local Triton server
+        # (seconds of real time) comes after, so that it does not stretch the update's model time.
         if old_fleet is not None:
             old_fleet.close()
-        self._enter(endpoint, None, "InService", f"in service on {rollout.target.spec.name}", share=1.0)
 
     def _roll_back(self, endpoint: Endpoint, at: Phase, reason: str) -> None:
         rollout, serving = endpoint.rollout, endpoint.serving
@@ -206,14 +208,15 @@ class Runner:
                 self._enter(endpoint, phase, "RollingBack", phase.action)
                 if self._wait(endpoint, phase.seconds, [], None) is not None:
                     return
-        if rollout.fleet is not None:
-            rollout.fleet.close()
         with self.lock:
             endpoint.rollout = None
             # DescribeEndpoint.FailureReason: the endpoint is InService on the old configuration but the update
             # failed. Choice (the wording is not documented): it says that the update was rolled back and why.
             endpoint.failure_reason = f"Update to {rollout.target.spec.name} was rolled back: {reason}."
         self._enter(endpoint, None, "InService", f"rolled back to {serving.spec.name}: {reason}")
+        # The new fleet was terminated in the rollback's phases; its local Triton server stops after, as above.
+        if rollout.fleet is not None:
+            rollout.fleet.close()
 
     # --- UpdateEndpointWeightsAndCapacities, DeleteEndpoint -------------------------------------------
 
