@@ -67,7 +67,8 @@ def test_compare_reports_what_really_differs_between_two_versions(
 
     same_code, same_report = compare(run_cli, same, "--env", "dev", root=project)
     slow_code, slow_report = compare(run_cli, slow, "--env", "dev", root=project)
-    accepted_code, answers_report = compare(run_cli, other_answers, "--accept-differences", "halved on purpose")
+    accepted_code, answers_report = compare(run_cli, other_answers, "--env", "dev", "--accept-differences",
+                                            "halved on purpose", root=project)  # fmt: skip
     contract_code, contract_report = compare(run_cli, other_contract)
 
     assert same_code == 0, same_report["failures"]

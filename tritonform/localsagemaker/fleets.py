@@ -26,11 +26,11 @@ from botocore.exceptions import ClientError
 
 from tritonform.localsagemaker.backing import Backing, ConfigSpec, VariantSpec
 from tritonform.triton import server as harness
+from tritonform.triton.loading import load_models
 from tritonform.triton.validate import validate_repository
 
 DEFAULT_MODEL_ENV = "SAGEMAKER_TRITON_DEFAULT_MODEL_NAME"
 CHUNK = 1 << 20
-LOAD_TIMEOUT_S = 120
 
 
 class FleetStartError(Exception):
@@ -111,9 +111,6 @@ class FleetStarter:
         return fleet
 
     def _variant(self, region: str, variant: VariantSpec, fleet: RunningFleet) -> VariantServer:
-        from tritonclient import http  # noqa: PLC0415
-        from tritonclient.utils import InferenceServerException  # noqa: PLC0415
-
         if len(variant.model_data_urls) != 1:
             raise FleetStartError(f"variant {variant.name}: a Triton container needs one ModelDataUrl, "
                                f"got {len(variant.model_data_urls)}")  # fmt: skip
@@ -134,17 +131,10 @@ class FleetStarter:
         runnable = harness._local_copy(report, repository, result)
         default = _default_model(variant, sorted(report.models))
         running = fleet.stack.enter_context(harness.triton_server(repository, work / "tritonserver.log"))
-        client = http.InferenceServerClient(running.http_url, network_timeout=LOAD_TIMEOUT_S)
-        try:
-            for name in runnable:
-                try:
-                    client.load_model(name)
-                except InferenceServerException as err:
-                    raise FleetStartError(
-                        f"variant {variant.name}: model {name} failed to load: {err.message()}"
-                    ) from None
-        finally:
-            client.close()
+        _, failed = load_models(running.http_url, report, runnable)
+        if failed:
+            name, message = next(iter(failed.items()))
+            raise FleetStartError(f"variant {variant.name}: model {name} failed to load: {message}")
         if default not in runnable:
             raise FleetStartError(f"variant {variant.name}: the default model {default} cannot run on this server")
         return VariantServer(variant.name, default, running.http_url)

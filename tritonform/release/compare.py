@@ -36,7 +36,8 @@ from tritonform.config.compare import CompareSettings, OutputTolerance
 from tritonform.errors import UserError
 from tritonform.triton.contract_diff import ContractDiff, diff_contracts
 from tritonform.triton.contract_extract import contract_of
-from tritonform.triton.server import LOAD_TIMEOUT_S, RunningServer, local_copy, triton_server
+from tritonform.triton.loading import load_models
+from tritonform.triton.server import RunningServer, local_copy, triton_server
 from tritonform.triton.validate import validate_repository
 
 WARM_UP = 10
@@ -166,9 +167,6 @@ def _judge(result: Comparison, request: Request, old: Answer, new: Answer, setti
 @contextmanager
 def _serving(repository: Path, scratch: Path, label: str, default_model: str) -> Iterator[RunningServer]:
     """A local Triton server with every model of `repository` the local server can run, loaded."""
-    from tritonclient import http as triton_http  # noqa: PLC0415  (tritonclient.http: only when serving)
-    from tritonclient.utils import InferenceServerException  # noqa: PLC0415
-
     report = validate_repository(repository, default_model=default_model)
     directory = scratch / label
     directory.mkdir()
@@ -178,14 +176,10 @@ def _serving(repository: Path, scratch: Path, label: str, default_model: str) ->
         raise UserError.single(f"the {label}'s default model {default_model!r} cannot run on the local Triton "
                                f"server: {why}", file=repository)  # fmt: skip
     with triton_server(directory, scratch / f"{label}.log") as server:
-        client = triton_http.InferenceServerClient(server.http_url, network_timeout=LOAD_TIMEOUT_S)
-        try:
-            for name in runnable:
-                client.load_model(name)
-        except InferenceServerException as err:
-            raise UserError.single(f"the {label} does not load: {err.message()}", file=repository) from None
-        finally:
-            client.close()
+        _, failed = load_models(server.http_url, report, runnable)
+        if failed:
+            raise UserError.single(f"the {label} does not load: " + "; ".join(f"{name}: {message}" for name, message in
+                                                                        failed.items()), file=repository)  # fmt: skip
         yield server
 
 

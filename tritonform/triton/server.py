@@ -29,13 +29,13 @@ from google.protobuf import json_format, text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
 from tritonform.triton import install
+from tritonform.triton.loading import LOAD_TIMEOUT_S, load_models
 from tritonform.triton.repository import Checker, ModelInfo, RepositoryReport
 from tritonform.triton.smoke import SmokeRequest, Value, compare
 from tritonform.triton.validate import check_models
 
 LOCAL_BACKENDS = {"python"}
 START_TIMEOUT_S = 60
-LOAD_TIMEOUT_S = 120
 LATENCY_SAMPLES = 20
 NUMPY_DIRS = ("numpy", "numpy.libs")
 
@@ -348,23 +348,13 @@ def check_completed(report: RepositoryReport, models: dict[str, ModelInfo]) -> l
 
 
 def check_with_server(report: RepositoryReport) -> ServerResult:
-    from tritonclient import http  # noqa: PLC0415
-    from tritonclient.utils import InferenceServerException  # noqa: PLC0415
-
     result = ServerResult()
     with tempfile.TemporaryDirectory(prefix="tritonform-triton-") as scratch:
         repository = Path(scratch) / "repository"
         repository.mkdir()
         runnable = _local_copy(report, repository, result)
         with triton_server(repository, Path(scratch) / "tritonserver.log") as server:
-            client = http.InferenceServerClient(server.http_url, network_timeout=LOAD_TIMEOUT_S)
-            for name in runnable:
-                try:
-                    client.load_model(name)
-                    result.loaded.append(name)
-                except InferenceServerException as err:
-                    result.failed[name] = str(err.message())
-            client.close()
+            result.loaded, result.failed = load_models(server.http_url, report, runnable)
             if any(report.models[name].completed_at_load for name in result.loaded):
                 completed = completed_configs(server.http_url, report, result.loaded)
                 result.completed_problems = check_completed(report, completed)
