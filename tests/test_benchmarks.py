@@ -13,6 +13,8 @@ pytestmark = pytest.mark.synth
 
 
 def test_synth_benchmark_runs_and_both_paths_agree(capsys: pytest.CaptureFixture[str]) -> None:
+    """Also the proof that the lean provider loading (tritonform/_node.py) changes nothing Terraform sees: the
+    benchmark synthesizes every environment both ways and compares the trees byte for byte."""
     code = bench_synth.main(["--runs", "1", "--no-targets"])
 
     report = json.loads(capsys.readouterr().out)

@@ -121,19 +121,6 @@ def test_synthesis_makes_no_aws_calls(tmp_path: Path) -> None:
     assert stack_file(tmp_path / "out", "tritonform-prod").is_file()
 
 
-def test_lean_provider_import_gives_the_same_json_as_the_plain_import(
-    synthesized_example: Path, tmp_path: Path
-) -> None:
-    outdir = tmp_path / "plain"
-
-    result = tritonform_subprocess(
-        "synth", "--outdir", str(outdir), cwd=REPO_ROOT, env={"TRITONFORM_PROVIDER_IMPORT": "full"}
-    )
-
-    assert result.returncode == 0, result.stderr
-    assert_same_tree(synthesized_example, outdir)
-
-
 @pytest.mark.cdktf_cli
 def test_cdktf_cli_synthesizes_the_same_json_from_cdktf_json(synthesized_example: Path, tmp_path: Path) -> None:
     if not (REPO_ROOT / "tools/cdktf-cli/node_modules/cdktf-cli").is_dir():
@@ -249,3 +236,14 @@ def test_the_cdktf_app_refuses_stand_in_urls_off_loopback(variables: dict[str, s
                           check=False, stdin=subprocess.DEVNULL, env={**os.environ, **variables})  # fmt: skip
     assert done.returncode != 0 and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_terraform_and_its_provider_get_a_lighter_garbage_collector_unless_the_user_chose_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GOGC", raising=False)
+    assert terraform.terraform_env(tmp_path)["GOGC"] == terraform.PROVIDER_GOGC
+    monkeypatch.setenv("GOGC", "150")
+    assert terraform.terraform_env(tmp_path)["GOGC"] == "150"
+    # the cdktf CLI wrapper runs Terraform the same way
+    assert 'GOGC="${GOGC:-' + terraform.PROVIDER_GOGC + '}"' in (REPO_ROOT / "scripts" / "cdktf").read_text()

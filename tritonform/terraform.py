@@ -99,6 +99,11 @@ def terraform_binary() -> str:
 
 
 REGISTRY_ENV = "TRITONFORM_TERRAFORM_REGISTRY"
+# Go's garbage collector target for Terraform and the provider plugins it starts (they inherit the
+# environment; runtime package docs, "Environment Variables"). The AWS provider builds every resource schema
+# each time Terraform starts it (three times for a plan); at GOGC=400 that takes about a third less CPU for
+# about 150 MB more memory, measured with provider 5.100. A GOGC set by the user is kept.
+PROVIDER_GOGC = "400"
 
 
 def terraform_env(project_root: Path) -> dict[str, str]:
@@ -106,6 +111,7 @@ def terraform_env(project_root: Path) -> dict[str, str]:
     that reach the registry, e.g. the GitHub workflows) keeps Terraform's own provider installation."""
     env = dict(os.environ)
     env.update(TF_IN_AUTOMATION="1", TF_INPUT="0", CHECKPOINT_DISABLE="1")
+    env.setdefault("GOGC", PROVIDER_GOGC)
     if os.environ.get(REGISTRY_ENV) != "1":
         env["TF_CLI_CONFIG_FILE"] = str(ensure_cli_config(project_root))
     env.pop("TF_PLUGIN_CACHE_DIR", None)
