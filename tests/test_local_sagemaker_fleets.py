@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from tests.test_local_sagemaker import BUCKET, IMAGE, ROLE, Stand, canary, shares, stand_up
 from tests.test_local_sagemaker_rollback import when
+from tritonform.localsagemaker.fleets import RunningFleet
 from tritonform.triton import install
 
 pytestmark = [
@@ -225,3 +227,25 @@ def test_an_erring_canary_trips_its_alarm_from_real_metrics_and_is_rolled_back(s
     # set by the stand-in's evaluation (the state itself may already be OK again: the errors stopped)
     assert alarm["StateReason"].startswith("Threshold Crossed")
     assert answered_version(client, "tripped") == 1
+
+
+def test_a_fleet_stops_only_after_the_invocations_in_flight_on_it_are_answered() -> None:
+    fleet = RunningFleet("old")
+    stopped = threading.Event()
+    fleet.stack.callback(stopped.set)  # stands for its Triton servers
+    fleet.routed()
+    fleet.routed()
+
+    closing = threading.Thread(target=fleet.close)
+    closing.start()
+    fleet.finished()
+    assert not stopped.wait(0.3), "stopped with an invocation still in flight"
+    fleet.finished()
+    assert stopped.wait(5)
+    closing.join(5)
+
+    bounded = RunningFleet("stuck")
+    bounded.routed()  # never answered: the stop waits at most drain_s
+    started = time.monotonic()
+    bounded.close(drain_s=0.2)
+    assert time.monotonic() - started < 5

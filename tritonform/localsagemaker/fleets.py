@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import tarfile
 import tempfile
+import threading
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,9 @@ from tritonform.localsagemaker.backing import Backing, ConfigSpec, VariantSpec
 from tritonform.triton import server as harness
 from tritonform.triton.loading import load_models
 from tritonform.triton.validate import validate_repository
+
+# The longest a fleet being stopped waits for the invocations in flight on it (the runtime's own timeout).
+DRAIN_S = 60.0
 
 DEFAULT_MODEL_ENV = "SAGEMAKER_TRITON_DEFAULT_MODEL_NAME"
 CHUNK = 1 << 20
@@ -51,8 +55,28 @@ class RunningFleet:
     stack: ExitStack = field(default_factory=ExitStack)
     digests: dict[str, str] = field(default_factory=dict)
     """sha256 of each variant's model data, as downloaded."""
+    in_flight: int = 0
+    """Invocations routed to this fleet and not answered yet."""
+    answered: threading.Condition = field(default_factory=threading.Condition)
 
-    def close(self) -> None:
+    def routed(self) -> None:
+        """One invocation is routed here (under the service's lock, which also takes a fleet out of routing,
+        so a fleet being stopped waits for every invocation that picked it)."""
+        with self.answered:
+            self.in_flight += 1
+
+    def finished(self) -> None:
+        """One invocation routed here has its answer."""
+        with self.answered:
+            self.in_flight -= 1
+            self.answered.notify_all()
+
+    def close(self, drain_s: float = DRAIN_S) -> None:
+        """Stop the fleet's servers once the invocations in flight on it are answered (at most `drain_s`).
+        Choice (the docs do not say what happens to a request in flight on a fleet being terminated): it is
+        answered, as behind a load balancer that drains connections; no new one is routed here by then."""
+        with self.answered:
+            self.answered.wait_for(lambda: self.in_flight <= 0, timeout=drain_s)
         self.stack.close()
 
 

@@ -46,8 +46,8 @@ def _takes_new(count: int, share: float) -> bool:
 
 @dataclass(frozen=True)
 class Route:
+    fleet: RunningFleet
     server: VariantServer
-    config_name: str
     region: str
 
 
@@ -63,15 +63,15 @@ def _pick(service: LocalSageMaker, name: str, wanted_variant: str | None) -> Rou
         if rollout is not None and rollout.fleet is not None and _takes_new(endpoint.invocations, share):
             fleet = rollout.fleet
         endpoint.invocations += 1
-    if fleet is None or not fleet.servers:
-        return _error(400, "ValidationError", f"Endpoint {name} has no running fleet (status {endpoint.status}).")
-    if wanted_variant is not None:
-        if wanted_variant not in fleet.servers:
+        if fleet is None or not fleet.servers:
+            return _error(400, "ValidationError", f"Endpoint {name} has no running fleet (status {endpoint.status}).")
+        if wanted_variant is not None and wanted_variant not in fleet.servers:
             return _error(400, "ValidationError", f"Variant {wanted_variant} not found for endpoint {name}.")
-        return Route(fleet.servers[wanted_variant], fleet.config_name, endpoint.region)
-    # Choice (the docs describe weights, not the draw): without X-Amzn-SageMaker-Target-Variant the
-    # first variant answers; tritonform's endpoints have one.
-    return Route(next(iter(fleet.servers.values())), fleet.config_name, endpoint.region)
+        # Choice (the docs describe weights, not the draw): without X-Amzn-SageMaker-Target-Variant the
+        # first variant answers; tritonform's endpoints have one.
+        server = fleet.servers[wanted_variant] if wanted_variant is not None else next(iter(fleet.servers.values()))
+        fleet.routed()
+        return Route(fleet, server, endpoint.region)
 
 
 def invoke(service: LocalSageMaker, name: str, body: bytes, wanted_variant: str | None) -> Reply:
@@ -80,16 +80,17 @@ def invoke(service: LocalSageMaker, name: str, body: bytes, wanted_variant: str 
     picked = _pick(service, name, wanted_variant)
     if isinstance(picked, Reply):
         return picked
-    status, reply, model_s = _ask(picked, body)
-    service.capture.record(picked.region, name, picked.server.variant, picked.config_name, request=body,
+    try:
+        status, reply, model_s = _ask(picked, body)
+    finally:
+        picked.fleet.finished()
+    service.capture.record(picked.region, name, picked.server.variant, picked.fleet.config_name, request=body,
                            answer=reply.body)  # fmt: skip
     if service.metrics is not None:
         overhead_s = max(time.perf_counter() - received - model_s, 0.0)
-        service.metrics.record(
-            Invocation(
-                picked.region, name, picked.server.variant, status, model_s * 1e6, overhead_s * 1e6, picked.config_name
-            )
-        )
+        invocation = Invocation(picked.region, name, picked.server.variant, status, model_s * 1e6,
+                                overhead_s * 1e6, picked.fleet.config_name)  # fmt: skip
+        service.metrics.record(invocation)
     return reply
 
 
@@ -119,5 +120,5 @@ def _ask(route: Route, body: bytes) -> tuple[int, Reply, float]:
         )
         return response.status, _error(424, "ModelError", message), model_s
     headers = [("Content-Type", "application/json"), (INVOKED_VARIANT, server.variant),
-               ("x-localsagemaker-endpoint-config", route.config_name)]  # fmt: skip
+               ("x-localsagemaker-endpoint-config", route.fleet.config_name)]  # fmt: skip
     return response.status, Reply(200, answer, headers), model_s
