@@ -45,21 +45,9 @@ TIERS = ("config", "constructs", "synth", "e2e")
 # --- tiers ------------------------------------------------------------------------------------------------
 
 
-LEADING_MODULES = (
-    "tests/test_demo.py",  # three minutes, mostly waiting on the demo's model time and Terraform's waiters
-    "tests/test_review.py",  # Terraform plans: CPU
-    "tests/test_deploy_survives_rollback.py",  # three minutes, mostly waiting
-    "tests/test_security_scan.py",  # checkov and plans: CPU
-)
-"""Run first, in this order. pytest-xdist's loadfile hands modules out in collection order, two queued per
-worker: so the two long, mostly-waiting scenarios run one after the other on one worker while the other works
-through CPU-bound modules, instead of both workers waiting at once."""
-
-
 @pytest.hookimpl(tryfirst=True)  # before -m deselects: an untiered test is reported whichever tier is asked for
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Refuse to run a test without exactly one tier marker, so that `-m <tier>` never silently skips it;
-    then put LEADING_MODULES first (a stable sort: the rest keep their order)."""
+    """Refuse to run a test without exactly one tier marker, so that `-m <tier>` never silently skips it."""
     wrong: dict[str, set[str]] = {}
     for item in items:
         tiers = {marker.name for marker in item.iter_markers() if marker.name in TIERS}
@@ -75,8 +63,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             + "(or add it to an existing pytestmark list). Tests without exactly one tier:\n"
             + "\n".join(lines)
         )
-    rank = {module: index for index, module in enumerate(LEADING_MODULES)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
 
 
 # --- the example project ----------------------------------------------------------------------------------
